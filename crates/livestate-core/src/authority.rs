@@ -1,0 +1,617 @@
+//! The key authority: one task per live key, the only code that changes the key's state.
+//!
+//! Sessions send it commands (join, leave, event, refresh) through a bounded mailbox. It
+//! handles them one at a time, so handlers never run concurrently for a key and versions
+//! are consecutive. For an event it runs the handler, commits the change to the backplane,
+//! and only then delivers: reply events to the sender, the patch (encoded once) to every
+//! subscriber, and the `phx_reply` acknowledgement to the sender, in that order.
+//!
+//! ## What a subscriber sees
+//!
+//! - On join: the join reply, then `state:change` (or, when `init` failed, the `error`
+//!   push; it gets `state:change` once a later joiner's `init` succeeds).
+//! - After every change: `state:patch` with the next wire version. The key keeps one
+//!   internal version that never wraps; the wire version is it modulo `max_version + 1`,
+//!   so every joiner of a key sees the same versions and one encoded frame serves all.
+//! - After its own event: handled → reply events, patch, `phx_reply ok {"version": N}`
+//!   (a handler that changes nothing still moves the version, as LiveState does);
+//!   refused → `state:change` (the current state) and `phx_reply error {"reason": ...}`;
+//!   panicked → `phx_error` (it rejoins and gets the state, which is as before the event).
+//!
+//! ## Lagging
+//!
+//! Frames are queued with [`Outbox::try_push`]. A full outbox marks the subscription
+//! lagging: it gets no patches until its outbox has drained to half, then one
+//! `state:change` brings it to the current version. See [`crate::outbox`].
+
+use crate::backplane::{BackplaneError, Commit, Lease};
+use crate::channel::{Channel, EventContext, JoinContext, LiveState, Scope};
+use crate::hub::Hub;
+use crate::outbox::{Outbox, Pushed};
+use futures_util::FutureExt;
+use indexmap::IndexMap;
+use livestate_protocol::livestate::{Ack, ErrorPush, Reason, StateChange, StatePatch};
+use livestate_protocol::{Status, Text, event, frame};
+use serde_json::Value;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// A subscription's id, unique within the process.
+pub(crate) type SubId = u64;
+
+/// What a session asks of a key's authority.
+pub(crate) enum Command {
+    Join(JoinRequest),
+    Leave { sub: SubId },
+    Event(EventRequest),
+    Refresh { sub: SubId },
+}
+
+pub(crate) struct JoinRequest {
+    pub(crate) sub: SubId,
+    pub(crate) outbox: Outbox,
+    pub(crate) join_ref: Arc<str>,
+    pub(crate) r#ref: Option<String>,
+    pub(crate) params: Value,
+    pub(crate) ctx: JoinContext,
+    /// Answered `true` once the subscriber is attached, `false` when the join was refused
+    /// (the authority sent the error reply); dropped unanswered when the authority is
+    /// stopping, and the session then retries with a fresh authority.
+    pub(crate) joined: oneshot::Sender<bool>,
+}
+
+pub(crate) struct EventRequest {
+    pub(crate) sub: SubId,
+    pub(crate) r#ref: Option<String>,
+    pub(crate) name: String,
+    pub(crate) payload: Value,
+}
+
+/// A session's handle on a key's authority.
+#[derive(Clone, Debug)]
+pub(crate) struct KeyHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl KeyHandle {
+    /// Send a command, waiting for room in the mailbox. `Err` gives the command back when
+    /// the authority has stopped.
+    pub(crate) async fn send(&self, cmd: Command) -> Result<(), Command> {
+        self.tx.send(cmd).await.map_err(|e| e.0)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    pub(crate) fn same_as(&self, other: &KeyHandle) -> bool {
+        self.tx.same_channel(&other.tx)
+    }
+}
+
+/// Start the authority of `topic` and return its handle.
+pub(crate) fn spawn<C: Channel>(
+    channel: Arc<C>,
+    hub: Hub,
+    topic: String,
+    scope: Scope,
+) -> KeyHandle {
+    let (tx, mailbox) = mpsc::channel(hub.inner.limits.mailbox_capacity);
+    let handle = KeyHandle { tx };
+    let max_version = channel.max_version();
+    let authority = KeyAuthority {
+        topic: topic.into(),
+        scope,
+        channel,
+        state: None,
+        init_error: None,
+        version: 0,
+        max_version,
+        subs: IndexMap::new(),
+        lagging: 0,
+        mailbox,
+        me: handle.clone(),
+        hub,
+        lease: None,
+        unavailable: None,
+        change_cache: None,
+    };
+    tokio::spawn(authority.run());
+    handle
+}
+
+struct Subscriber {
+    outbox: Outbox,
+    join_ref: Arc<str>,
+    ctx: EventContext,
+    /// Whether it has been sent the state (false while the key's init keeps failing).
+    has_state: bool,
+    /// Set when its outbox overflowed; it gets no patches until resynced.
+    lagging: bool,
+}
+
+struct KeyAuthority<C: Channel> {
+    topic: Arc<str>,
+    scope: Scope,
+    channel: Arc<C>,
+    /// `None` until an `init` succeeds (or a snapshot was restored).
+    state: Option<C::State>,
+    /// Why the last `init` failed, for events that arrive while there is no state.
+    init_error: Option<String>,
+    /// The internal version: consecutive, never wraps.
+    version: u64,
+    max_version: u64,
+    subs: IndexMap<SubId, Subscriber>,
+    /// How many subscribers are lagging.
+    lagging: usize,
+    mailbox: mpsc::Receiver<Command>,
+    /// This authority's own handle, to unregister exactly itself.
+    me: KeyHandle,
+    hub: Hub,
+    /// The backplane lease (shared keys only).
+    lease: Option<Lease>,
+    /// Set when the lease could not be taken: every join is refused with it.
+    unavailable: Option<String>,
+    /// `state:change` encoded for the version it was encoded at.
+    change_cache: Option<(u64, Text)>,
+}
+
+/// How an authority's run ends.
+enum Exit {
+    /// No subscriber for the TTL, or the mailbox closed.
+    Expired,
+    /// Another authority holds the key now.
+    LeaseLost,
+}
+
+impl<C: Channel> KeyAuthority<C> {
+    async fn run(mut self) {
+        if self.scope == Scope::Shared {
+            self.acquire().await;
+        }
+        let limits = self.hub.limits().clone();
+        let ttl = match self.scope {
+            Scope::Shared => limits.ttl,
+            Scope::Connection => std::time::Duration::ZERO,
+        };
+        let mut resync = tokio::time::interval(limits.resync_interval);
+        resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Until the first join arrives the key is idle too: the countdown covers a join
+        // that never comes.
+        let mut expiry = pin!(tokio::time::sleep(ttl.max(limits.resync_interval)));
+        let mut counting_down = true;
+        let exit = loop {
+            tokio::select! {
+                biased;
+                cmd = self.mailbox.recv() => match cmd {
+                    Some(cmd) => {
+                        if let Some(exit) = self.handle(cmd).await {
+                            break exit;
+                        }
+                    }
+                    None => break Exit::Expired,
+                },
+                _ = resync.tick(), if self.lagging > 0 => self.resync_lagging(),
+                () = &mut expiry, if counting_down => break Exit::Expired,
+            }
+            match (self.subs.is_empty(), counting_down) {
+                (true, false) => {
+                    expiry.as_mut().reset(Instant::now() + ttl);
+                    counting_down = true;
+                }
+                (false, true) => counting_down = false,
+                _ => {}
+            }
+        };
+        self.stop(exit).await;
+    }
+
+    async fn acquire(&mut self) {
+        let backplane = self.hub.inner.backplane.clone();
+        match backplane.acquire(&self.topic).await {
+            Ok(acquired) => {
+                self.lease = Some(acquired.lease);
+                if let Some(snapshot) = acquired.snapshot {
+                    match C::State::restore(snapshot.state) {
+                        Ok(state) => {
+                            self.state = Some(state);
+                            self.version = snapshot.version;
+                        }
+                        Err(e) => {
+                            tracing::warn!(topic = %self.topic, "kept state does not fit the channel's state, running init: {e}");
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(topic = %self.topic, "cannot take the key's lease: {e}");
+                self.unavailable = Some(e.to_string());
+            }
+        }
+    }
+
+    async fn handle(&mut self, cmd: Command) -> Option<Exit> {
+        match cmd {
+            Command::Join(req) => self.on_join(req).await,
+            Command::Leave { sub } => self.remove(sub),
+            Command::Event(req) => return self.on_event(req).await,
+            Command::Refresh { sub } => self.refresh(sub),
+        }
+        None
+    }
+
+    async fn stop(mut self, exit: Exit) {
+        self.mailbox.close();
+        // Joins already queued are dropped unanswered: their sessions retry and reach the
+        // next authority of the key.
+        while self.mailbox.try_recv().is_ok() {}
+        if let Exit::LeaseLost = exit {
+            for (_, sub) in self.subs.drain(..) {
+                sub.outbox.try_push(frame::error(
+                    &sub.join_ref,
+                    &self.topic,
+                    "the key moved; rejoin",
+                ));
+            }
+        }
+        if let Some(lease) = self.lease.take() {
+            if let Err(e) = self.hub.inner.backplane.release(&lease, None).await {
+                tracing::warn!(topic = %self.topic, "releasing the lease failed: {e}");
+            }
+        }
+        if self.scope == Scope::Shared {
+            let mut keys = self.hub.inner.lock_keys();
+            if keys.get(&*self.topic).is_some_and(|h| h.same_as(&self.me)) {
+                keys.remove(&*self.topic);
+            }
+        }
+        tracing::debug!(topic = %self.topic, "key authority stopped");
+    }
+
+    fn wire_version(&self) -> u64 {
+        match self.max_version.checked_add(1) {
+            Some(modulus) => self.version % modulus,
+            None => self.version,
+        }
+    }
+
+    /// `state:change` for the current version, encoded once per version.
+    fn state_change(&mut self) -> Option<Text> {
+        let state = self.state.as_ref()?;
+        if let Some((version, text)) = &self.change_cache {
+            if *version == self.version {
+                return Some(text.clone());
+            }
+        }
+        let text = frame::broadcast(
+            &self.topic,
+            event::STATE_CHANGE,
+            &StateChange {
+                state: state.json(),
+                version: self.wire_version(),
+            },
+        );
+        self.change_cache = Some((self.version, text.clone()));
+        Some(text)
+    }
+
+    async fn on_join(&mut self, req: JoinRequest) {
+        let JoinRequest {
+            sub,
+            outbox,
+            join_ref,
+            r#ref,
+            params,
+            ctx,
+            joined,
+        } = req;
+        if let Some(reason) = &self.unavailable {
+            outbox.try_push(frame::reply_error(
+                Some(&join_ref),
+                r#ref.as_deref(),
+                &self.topic,
+                reason,
+            ));
+            let _ = joined.send(false);
+            return;
+        }
+        outbox.try_push(frame::reply_ok(
+            Some(&join_ref),
+            r#ref.as_deref(),
+            &self.topic,
+        ));
+        let mut has_state = self.state.is_some();
+        if !has_state {
+            match self.init(&params, &ctx).await {
+                Ok(state) => {
+                    self.state = Some(state);
+                    self.init_error = None;
+                    has_state = true;
+                    self.send_state_to_waiting();
+                }
+                Err(message) => {
+                    outbox.try_push(frame::push(
+                        Some(&join_ref),
+                        &self.topic,
+                        event::ERROR,
+                        &ErrorPush { message: &message },
+                    ));
+                    self.init_error = Some(message);
+                }
+            }
+        }
+        let mut lagging = false;
+        if has_state {
+            if let Some(change) = self.state_change() {
+                lagging = outbox.try_push(change) == Pushed::Full;
+            }
+        }
+        if lagging {
+            self.lagging += 1;
+        }
+        self.subs.insert(
+            sub,
+            Subscriber {
+                outbox,
+                join_ref,
+                ctx: EventContext {
+                    topic: self.topic.to_string(),
+                    socket: ctx.socket,
+                    assigns: Arc::new(ctx.assigns),
+                },
+                has_state,
+                lagging,
+            },
+        );
+        let _ = joined.send(true);
+    }
+
+    async fn init(&mut self, params: &Value, ctx: &JoinContext) -> Result<C::State, String> {
+        let timeout = self.hub.limits().handler_timeout;
+        let channel = self.channel.clone();
+        let run = AssertUnwindSafe(channel.init(&self.topic, params, ctx)).catch_unwind();
+        match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(Ok(state))) => Ok(state),
+            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Err(_panic)) => {
+                tracing::error!(topic = %self.topic, "init panicked");
+                Err("init failed".to_owned())
+            }
+            Err(_) => Err(format!("init timed out after {timeout:?}")),
+        }
+    }
+
+    /// After an `init` succeeded: the subscribers that joined while it was failing get
+    /// the state now.
+    fn send_state_to_waiting(&mut self) {
+        let Some(change) = self.state_change() else {
+            return;
+        };
+        for sub in self.subs.values_mut().filter(|s| !s.has_state) {
+            sub.has_state = true;
+            if sub.outbox.try_push(change.clone()) == Pushed::Full && !sub.lagging {
+                sub.lagging = true;
+                self.lagging += 1;
+            }
+        }
+    }
+
+    fn remove(&mut self, sub: SubId) {
+        if let Some(s) = self.subs.swap_remove(&sub) {
+            if s.lagging {
+                self.lagging -= 1;
+            }
+        }
+    }
+
+    fn refresh(&mut self, sub: SubId) {
+        let Some(change) = self.state_change() else {
+            return;
+        };
+        if let Some(s) = self.subs.get_mut(&sub) {
+            if s.outbox.try_push(change) == Pushed::Queued {
+                s.has_state = true;
+                if s.lagging {
+                    s.lagging = false;
+                    self.lagging -= 1;
+                }
+            }
+        }
+    }
+
+    async fn on_event(&mut self, req: EventRequest) -> Option<Exit> {
+        let EventRequest {
+            sub,
+            r#ref,
+            name,
+            payload,
+        } = req;
+        let Some(sender) = self.subs.get(&sub) else {
+            // The subscription ended (its channel failed or left) while this was queued.
+            tracing::debug!(topic = %self.topic, "event from a subscription that ended");
+            return None;
+        };
+        let outbox = sender.outbox.clone();
+        let join_ref = sender.join_ref.clone();
+        let ctx = sender.ctx.clone();
+        let reply_to = Sender {
+            sub,
+            outbox: &outbox,
+            join_ref: &join_ref,
+            r#ref: r#ref.as_deref(),
+        };
+        if self.state.is_none() {
+            let reason = match &self.init_error {
+                Some(e) => format!("{} has no state: init failed: {e}", self.topic),
+                None => format!("{} has no state", self.topic),
+            };
+            self.reply(&reply_to, Status::Error, &Reason { reason: &reason });
+            return None;
+        }
+        if !payload.is_object() {
+            self.refuse(&reply_to, "payload must be a JSON object");
+            return None;
+        }
+        let timeout = self.hub.limits().handler_timeout;
+        let channel = self.channel.clone();
+        let state = self.state.as_mut()?;
+        let run =
+            AssertUnwindSafe(channel.handle_event(&name, payload, state, &ctx)).catch_unwind();
+        let outcome = tokio::time::timeout(timeout, run).await;
+        let reply = match outcome {
+            Ok(Ok(Ok(reply))) => reply,
+            Ok(Ok(Err(e))) => {
+                state.rollback();
+                self.refuse(&reply_to, &e.to_string());
+                return None;
+            }
+            Ok(Err(_panic)) => {
+                state.rollback();
+                tracing::error!(topic = %self.topic, event = %name, "handler panicked");
+                self.fail(sub, &format!("handler for {name:?} failed"));
+                return None;
+            }
+            Err(_) => {
+                state.rollback();
+                self.refuse(
+                    &reply_to,
+                    &format!("handler for {name:?} timed out after {timeout:?}"),
+                );
+                return None;
+            }
+        };
+        let patch = state.take_changes();
+        let version = self.version + 1;
+        if let Some(lease) = &self.lease {
+            let commit = Commit {
+                version,
+                patch: &patch,
+                state: state.json(),
+            };
+            match self.hub.inner.backplane.commit(lease, commit).await {
+                Ok(()) => {}
+                Err(e) => {
+                    state.rollback();
+                    self.refuse(&reply_to, &e.to_string());
+                    if let BackplaneError::Fenced { .. } = e {
+                        return Some(Exit::LeaseLost);
+                    }
+                    return None;
+                }
+            }
+        }
+        state.settle();
+        self.version = version;
+        for (event_name, payload) in &reply.events {
+            outbox.try_push(frame::push(
+                Some(&join_ref),
+                &self.topic,
+                event_name,
+                payload,
+            ));
+        }
+        let wire = self.wire_version();
+        let patch_frame = frame::broadcast(
+            &self.topic,
+            event::STATE_PATCH,
+            &StatePatch {
+                patch: &patch,
+                version: wire,
+            },
+        );
+        self.fan_out(&patch_frame);
+        self.reply(&reply_to, Status::Ok, &Ack { version: wire });
+        None
+    }
+
+    /// Queue `frame` to every subscriber that has the state and is not lagging.
+    fn fan_out(&mut self, frame: &Text) {
+        let mut gone = Vec::new();
+        for (id, sub) in self.subs.iter_mut() {
+            if !sub.has_state || sub.lagging {
+                continue;
+            }
+            match sub.outbox.try_push(frame.clone()) {
+                Pushed::Queued => {}
+                Pushed::Full => {
+                    sub.lagging = true;
+                    self.lagging += 1;
+                }
+                Pushed::Closed => gone.push(*id),
+            }
+        }
+        for id in gone {
+            self.remove(id);
+        }
+    }
+
+    /// Resync lagging subscribers whose outbox has drained.
+    fn resync_lagging(&mut self) {
+        let Some(change) = self.state_change() else {
+            return;
+        };
+        let mut gone = Vec::new();
+        for (id, sub) in self.subs.iter_mut().filter(|(_, s)| s.lagging) {
+            if sub.outbox.is_closed() {
+                gone.push(*id);
+            } else if sub.outbox.has_drained()
+                && sub.outbox.try_push(change.clone()) == Pushed::Queued
+            {
+                sub.lagging = false;
+                self.lagging -= 1;
+            }
+        }
+        for id in gone {
+            self.remove(id);
+        }
+    }
+
+    /// A refused event: the sender gets the current state (so a page waiting for a change
+    /// after its event goes on) and the reason.
+    fn refuse(&mut self, to: &Sender<'_>, reason: &str) {
+        if let Some(change) = self.state_change() {
+            if to.outbox.try_push(change) == Pushed::Queued {
+                if let Some(s) = self.subs.get_mut(&to.sub) {
+                    if s.lagging {
+                        s.lagging = false;
+                        self.lagging -= 1;
+                    }
+                }
+            }
+        }
+        self.reply(to, Status::Error, &Reason { reason });
+    }
+
+    fn reply<R: serde::Serialize>(&self, to: &Sender<'_>, status: Status, response: &R) {
+        if let Some(r) = to.r#ref {
+            to.outbox.try_push(frame::reply(
+                Some(to.join_ref),
+                Some(r),
+                &self.topic,
+                status,
+                response,
+            ));
+        }
+    }
+
+    /// A failed (panicked) handler: its sender's channel is closed with `phx_error`; the
+    /// client rejoins and gets the state as it was before the event.
+    fn fail(&mut self, sub: SubId, reason: &str) {
+        if let Some(s) = self.subs.get(&sub) {
+            s.outbox
+                .try_push(frame::error(&s.join_ref, &self.topic, reason));
+        }
+        self.remove(sub);
+    }
+}
+
+/// The sender of an event, to reply to.
+struct Sender<'a> {
+    sub: SubId,
+    outbox: &'a Outbox,
+    join_ref: &'a str,
+    r#ref: Option<&'a str>,
+}

@@ -1,0 +1,285 @@
+//! The [`Channel`] trait: what an application writes to serve a topic.
+//!
+//! A channel is LiveState's unit: `init` builds the state for a topic, `handle_event` turns
+//! a client event into a new state, and livestate sends every joiner the state and then
+//! the patches. The one choice LiveState does not offer is [`Scope`]: a `Shared` channel
+//! keeps one state per topic for all its joiners, a `Connection` channel one per join.
+//!
+//! Handlers report failures as values ([`ChannelError`]); the client gets the reason and
+//! the key's state stays as it was before the event.
+//!
+//! ```
+//! use livestate_core::{Channel, ChannelError, Doc, EventContext, JoinContext, Reply};
+//! use serde_json::{json, Value};
+//!
+//! struct Counter;
+//!
+//! impl Channel for Counter {
+//!     type State = Doc;
+//!
+//!     async fn init(&self, _topic: &str, _params: &Value, _ctx: &JoinContext) -> Result<Doc, ChannelError> {
+//!         Ok(Doc::new(json!({"count": 0})))
+//!     }
+//!
+//!     async fn handle_event(&self, event: &str, _payload: Value, state: &mut Doc, _ctx: &EventContext)
+//!         -> Result<Reply, ChannelError>
+//!     {
+//!         match event {
+//!             "increment" => { state.increment("/count", 1)?; Ok(Reply::none()) }
+//!             other => Err(ChannelError::unknown_event(other)),
+//!         }
+//!     }
+//! }
+//! ```
+
+use crate::doc::{Doc, OpError, PatchError};
+use crate::pointer::PointerError;
+use livestate_protocol::PatchOp;
+use serde_json::{Map, Value};
+use std::future::Future;
+use std::sync::Arc;
+
+/// LiveState's default `max_version`: versions count 0..=1000 and wrap to 0.
+pub const DEFAULT_MAX_VERSION: u64 = 1000;
+
+/// Values attached to a socket or a join: strings to JSON, readable in every callback.
+pub type Assigns = Map<String, Value>;
+
+/// Whether joiners of a topic share one state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// One state per topic, one authority for it, every joiner sees the same state.
+    #[default]
+    Shared,
+    /// One state per joined channel, as LiveState does.
+    Connection,
+}
+
+/// What a key authority needs of a channel's state.
+///
+/// A change goes: the handler mutates the state; [`take_changes`](LiveState::take_changes)
+/// gives its patch; the authority commits it to the backplane; then
+/// [`settle`](LiveState::settle) (committed) or [`rollback`](LiveState::rollback) (refused,
+/// failed, or not committed) ends it.
+///
+/// [`Doc`] implements it with explicit operations, so a change costs what changed.
+pub trait LiveState: Send + Sized + 'static {
+    /// The state as JSON, including changes not yet settled.
+    fn json(&self) -> &Value;
+    /// The patch from the last settled state to now (and forget it: the next call returns
+    /// only later changes). The changes stay undoable until `settle` or `rollback`.
+    fn take_changes(&mut self) -> Vec<PatchOp>;
+    /// Make the current state the settled one.
+    fn settle(&mut self);
+    /// Go back to the last settled state.
+    fn rollback(&mut self);
+    /// Rebuild a state from JSON (a snapshot kept by the backplane).
+    fn restore(value: Value) -> Result<Self, String>;
+}
+
+impl LiveState for Doc {
+    fn json(&self) -> &Value {
+        self.value()
+    }
+    fn take_changes(&mut self) -> Vec<PatchOp> {
+        Doc::take_changes(self)
+    }
+    fn settle(&mut self) {
+        Doc::settle(self)
+    }
+    fn rollback(&mut self) {
+        Doc::rollback(self)
+    }
+    fn restore(value: Value) -> Result<Doc, String> {
+        Ok(Doc::new(value))
+    }
+}
+
+/// A channel: the code behind a topic pattern.
+///
+/// Every method has `&self`: a channel value is shared by all its topics and keys. Keep
+/// per-key data in the state, per-socket data in the assigns.
+pub trait Channel: Send + Sync + 'static {
+    /// The state of one key.
+    type State: LiveState;
+
+    /// Whether joiners share one state ([`Scope::Shared`], the default) or get one each.
+    fn scope(&self) -> Scope {
+        Scope::Shared
+    }
+
+    /// Versions wrap to 0 after this (LiveState's `max_version`, default 1000).
+    fn max_version(&self) -> u64 {
+        DEFAULT_MAX_VERSION
+    }
+
+    /// Decide whether this join may proceed; a refusal reaches the client as the join
+    /// error `{"reason": ...}`. May add assigns for this join. Runs on every join.
+    fn authorize(
+        &self,
+        topic: &str,
+        params: &Value,
+        ctx: &mut JoinContext,
+    ) -> impl Future<Output = Result<(), ChannelError>> + Send {
+        let _ = (topic, params, ctx);
+        async { Ok(()) }
+    }
+
+    /// Build the initial state. For a shared key it runs for the first joiner only (and
+    /// again after the key expired); a failure reaches that joiner as the `error` push
+    /// `{"message": ...}` and the next joiner tries again.
+    fn init(
+        &self,
+        topic: &str,
+        params: &Value,
+        ctx: &JoinContext,
+    ) -> impl Future<Output = Result<Self::State, ChannelError>> + Send;
+
+    /// Handle the client event `lvs_evt:<event>`. Change `state` in place; return reply
+    /// events for the sender (pushed before the patch). An error leaves the state as it was
+    /// and reaches the sender as `{"reason": ...}`.
+    fn handle_event(
+        &self,
+        event: &str,
+        payload: Value,
+        state: &mut Self::State,
+        ctx: &EventContext,
+    ) -> impl Future<Output = Result<Reply, ChannelError>> + Send;
+}
+
+/// What a join's callbacks can see and set.
+#[derive(Debug, Clone, Default)]
+pub struct JoinContext {
+    /// The joined topic.
+    pub topic: String,
+    /// The socket's assigns (set at connect).
+    pub socket: Arc<Assigns>,
+    /// This join's assigns; `authorize` may add to them. Event handlers see both.
+    pub assigns: Assigns,
+}
+
+impl JoinContext {
+    /// Attach a value to this join, readable in later callbacks as `ctx.get(key)`.
+    pub fn assign(&mut self, key: impl Into<String>, value: impl Into<Value>) {
+        self.assigns.insert(key.into(), value.into());
+    }
+
+    /// A join or socket assign.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.assigns.get(key).or_else(|| self.socket.get(key))
+    }
+}
+
+/// What an event handler can see of the event's sender.
+#[derive(Debug, Clone, Default)]
+pub struct EventContext {
+    /// The topic of the key.
+    pub topic: String,
+    /// The sender's socket assigns.
+    pub socket: Arc<Assigns>,
+    /// The sender's join assigns.
+    pub assigns: Arc<Assigns>,
+}
+
+impl EventContext {
+    /// A join assign, else a socket assign, of the sender.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.assigns.get(key).or_else(|| self.socket.get(key))
+    }
+}
+
+/// Reply events for the sender of an event, pushed to it (only) before the patch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reply {
+    pub(crate) events: Vec<(String, Value)>,
+}
+
+impl Reply {
+    /// No reply events.
+    pub fn none() -> Reply {
+        Reply::default()
+    }
+
+    /// One reply event.
+    pub fn event(name: impl Into<String>, payload: impl Into<Value>) -> Reply {
+        Reply::none().and(name, payload)
+    }
+
+    /// One more reply event.
+    pub fn and(mut self, name: impl Into<String>, payload: impl Into<Value>) -> Reply {
+        self.events.push((name.into(), payload.into()));
+        self
+    }
+
+    /// The reply events, in order.
+    pub fn events(&self) -> &[(String, Value)] {
+        &self.events
+    }
+}
+
+/// Why a channel refused a join or an event. The message reaches the client.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChannelError {
+    /// The application refused, with this reason.
+    #[error("{0}")]
+    Refused(String),
+    /// The payload does not have the shape the event needs.
+    #[error("bad payload for {event}: {reason}")]
+    BadPayload {
+        /// The event.
+        event: String,
+        /// What is wrong, naming the field.
+        reason: String,
+    },
+    /// No handler for this event.
+    #[error("unknown event {0:?}")]
+    UnknownEvent(String),
+    /// A state operation failed.
+    #[error(transparent)]
+    Op(#[from] OpError),
+    /// An RFC 6902 patch failed.
+    #[error(transparent)]
+    Patch(#[from] PatchError),
+}
+
+impl ChannelError {
+    /// A refusal with a reason.
+    pub fn refused(reason: impl Into<String>) -> ChannelError {
+        ChannelError::Refused(reason.into())
+    }
+
+    /// No handler for `event`.
+    pub fn unknown_event(event: &str) -> ChannelError {
+        ChannelError::UnknownEvent(event.to_owned())
+    }
+
+    /// A payload that could not be decoded for `event`.
+    pub fn bad_payload(event: &str, reason: impl std::fmt::Display) -> ChannelError {
+        ChannelError::BadPayload {
+            event: event.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl From<PointerError> for ChannelError {
+    fn from(e: PointerError) -> ChannelError {
+        ChannelError::Op(OpError::Pointer(e))
+    }
+}
+
+/// Decode an event payload into `T`, naming the field that does not fit.
+///
+/// ```
+/// use livestate_core::channel::decode_payload;
+/// #[derive(serde::Deserialize)]
+/// struct Put { path: String }
+/// let err = decode_payload::<Put>("put", serde_json::json!({})).err().unwrap();
+/// assert_eq!(err.to_string(), "bad payload for put: missing field `path`");
+/// ```
+pub fn decode_payload<T: serde::de::DeserializeOwned>(
+    event: &str,
+    payload: Value,
+) -> Result<T, ChannelError> {
+    serde_json::from_value(payload).map_err(|e| ChannelError::bad_payload(event, e))
+}

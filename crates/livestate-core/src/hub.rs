@@ -1,0 +1,291 @@
+//! [`Hub`]: the routes, the live keys and the limits of one livestate node.
+//!
+//! The hub is a cheap clonable handle. The transport asks it for a [`Session`] per socket;
+//! sessions ask it for the authority of a key when a client joins.
+
+use crate::authority::{self, KeyHandle};
+use crate::backplane::{Backplane, MemoryBackplane};
+use crate::channel::{Assigns, Channel, ChannelError, JoinContext, Scope};
+use crate::outbox::Outbox;
+use crate::session::Session;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Limits and timings of a node. Every queue is bounded by one of these.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Channels one socket may have joined at once (default 100); the next join gets the
+    /// error `"too many channels joined"`.
+    pub max_channels: usize,
+    /// Frames queued for one socket before its subscriptions lag (default 1024).
+    pub outbox_capacity: usize,
+    /// Commands queued for one key's authority before senders wait (default 1024).
+    pub mailbox_capacity: usize,
+    /// How long a shared key lives after its last subscriber left (default 60 s).
+    pub ttl: Duration,
+    /// How long `init` or a handler may run before it is abandoned (default 30 s).
+    pub handler_timeout: Duration,
+    /// How often an authority checks whether a lagging socket has drained (default 50 ms).
+    pub resync_interval: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_channels: 100,
+            outbox_capacity: 1024,
+            mailbox_capacity: 1024,
+            ttl: Duration::from_secs(60),
+            handler_timeout: Duration::from_secs(30),
+            resync_interval: Duration::from_millis(50),
+        }
+    }
+}
+
+/// A node's routes, live keys and limits.
+#[derive(Clone)]
+pub struct Hub {
+    pub(crate) inner: Arc<HubInner>,
+}
+
+pub(crate) struct HubInner {
+    routes: Vec<Route>,
+    /// The authority of every live shared key, by topic.
+    pub(crate) keys: Mutex<HashMap<String, KeyHandle>>,
+    pub(crate) backplane: Arc<dyn Backplane>,
+    pub(crate) limits: Limits,
+    /// Cancelled when the node shuts down: no new joins, sockets close.
+    pub(crate) shutdown: CancellationToken,
+    ids: AtomicU64,
+}
+
+/// Builds a [`Hub`].
+pub struct HubBuilder {
+    routes: Vec<Route>,
+    backplane: Arc<dyn Backplane>,
+    limits: Limits,
+}
+
+struct Route {
+    pattern: Pattern,
+    channel: Arc<dyn ErasedChannel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Pattern {
+    fn parse(s: &str) -> Pattern {
+        match s.strip_suffix('*') {
+            Some(prefix) => Pattern::Prefix(prefix.to_owned()),
+            None => Pattern::Exact(s.to_owned()),
+        }
+    }
+
+    /// How well `topic` matches: exact beats any prefix, a longer prefix a shorter one.
+    fn rank(&self, topic: &str) -> Option<usize> {
+        match self {
+            Pattern::Exact(t) if t == topic => Some(usize::MAX),
+            Pattern::Prefix(p) if topic.starts_with(p.as_str()) => Some(p.len()),
+            _ => None,
+        }
+    }
+}
+
+impl HubBuilder {
+    /// Serve topics matching `pattern` with `channel`. A pattern is a topic (`"lobby"`) or
+    /// a prefix ending in `*` (`"doc:*"`); the most specific match wins.
+    ///
+    /// # Panics
+    /// When `pattern` is already routed: a misconfiguration found at start-up.
+    pub fn channel<C: Channel>(mut self, pattern: &str, channel: C) -> HubBuilder {
+        let pattern = Pattern::parse(pattern);
+        assert!(
+            !self.routes.iter().any(|r| r.pattern == pattern),
+            "livestate: the topic pattern {pattern:?} is routed twice"
+        );
+        self.routes.push(Route {
+            pattern,
+            channel: Arc::new(Erased(Arc::new(channel))),
+        });
+        self
+    }
+
+    /// Use this backplane instead of the in-memory one.
+    pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> HubBuilder {
+        self.backplane = backplane;
+        self
+    }
+
+    /// Use these limits.
+    pub fn limits(mut self, limits: Limits) -> HubBuilder {
+        self.limits = limits;
+        self
+    }
+
+    /// The hub.
+    pub fn build(self) -> Hub {
+        Hub {
+            inner: Arc::new(HubInner {
+                routes: self.routes,
+                keys: Mutex::new(HashMap::new()),
+                backplane: self.backplane,
+                limits: self.limits,
+                shutdown: CancellationToken::new(),
+                ids: AtomicU64::new(1),
+            }),
+        }
+    }
+}
+
+impl Hub {
+    /// Start building a hub (in-memory backplane, default limits, no routes).
+    pub fn builder() -> HubBuilder {
+        HubBuilder {
+            routes: Vec::new(),
+            backplane: Arc::new(MemoryBackplane::new()),
+            limits: Limits::default(),
+        }
+    }
+
+    /// A session for a new socket, sending through `outbox`, with the socket's assigns
+    /// (its connect params and whatever the connect callback added).
+    pub fn session(&self, outbox: Outbox, socket: Assigns) -> Session {
+        Session::new(self.clone(), outbox, Arc::new(socket))
+    }
+
+    /// A new outbox with the configured capacity.
+    pub fn outbox(&self) -> (Outbox, crate::outbox::OutboxReceiver) {
+        Outbox::new(self.inner.limits.outbox_capacity)
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Begin shutting down: refuse new joins and tell every session to close.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Cancelled once [`Hub::shutdown`] was called.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Whether the hub is shutting down.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+
+    /// How many shared keys have a live authority.
+    pub fn live_keys(&self) -> usize {
+        self.inner.lock_keys().len()
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.inner.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn route(&self, topic: &str) -> Option<Arc<dyn ErasedChannel>> {
+        self.inner
+            .routes
+            .iter()
+            .filter_map(|r| r.pattern.rank(topic).map(|rank| (rank, r)))
+            .max_by_key(|(rank, _)| *rank)
+            .map(|(_, r)| r.channel.clone())
+    }
+
+    /// The authority of a shared key, started if there is none.
+    pub(crate) fn key(&self, topic: &str, channel: &Arc<dyn ErasedChannel>) -> KeyHandle {
+        let mut keys = self.inner.lock_keys();
+        if let Some(handle) = keys.get(topic) {
+            if !handle.is_closed() {
+                return handle.clone();
+            }
+        }
+        let handle = channel.spawn(self.clone(), topic.to_owned(), Scope::Shared);
+        keys.insert(topic.to_owned(), handle.clone());
+        handle
+    }
+}
+
+impl HubInner {
+    pub(crate) fn lock_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, KeyHandle>> {
+        // Nothing panics while holding this lock; recover rather than spread a poison.
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A channel with its state type erased, so routes of different channels fit one table.
+pub(crate) trait ErasedChannel: Send + Sync + 'static {
+    fn scope(&self) -> Scope;
+    fn authorize<'a>(
+        &'a self,
+        topic: &'a str,
+        params: &'a Value,
+        ctx: &'a mut JoinContext,
+    ) -> BoxFuture<'a, Result<(), ChannelError>>;
+    fn spawn(&self, hub: Hub, topic: String, scope: Scope) -> KeyHandle;
+}
+
+struct Erased<C>(Arc<C>);
+
+impl<C: Channel> ErasedChannel for Erased<C> {
+    fn scope(&self) -> Scope {
+        self.0.scope()
+    }
+
+    fn authorize<'a>(
+        &'a self,
+        topic: &'a str,
+        params: &'a Value,
+        ctx: &'a mut JoinContext,
+    ) -> BoxFuture<'a, Result<(), ChannelError>> {
+        Box::pin(async move {
+            match AssertUnwindSafe(self.0.authorize(topic, params, ctx))
+                .catch_unwind()
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(ChannelError::refused("authorization failed")),
+            }
+        })
+    }
+
+    fn spawn(&self, hub: Hub, topic: String, scope: Scope) -> KeyHandle {
+        authority::spawn(self.0.clone(), hub, topic, scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_specific_route_wins() {
+        let exact = Pattern::parse("doc:special");
+        let long = Pattern::parse("doc:sp*");
+        let short = Pattern::parse("doc:*");
+        let any = Pattern::parse("*");
+        let topic = "doc:special";
+        let ranks: Vec<_> = [&exact, &long, &short, &any]
+            .iter()
+            .map(|p| p.rank(topic))
+            .collect();
+        assert!(ranks.windows(2).all(|w| w[0] > w[1]), "{ranks:?}");
+        assert_eq!(short.rank("other"), None);
+        assert_eq!(exact.rank("doc:specialx"), None);
+    }
+}

@@ -1,0 +1,43 @@
+//! livestate's core: state documents, versions, patches, key authorities, channels and
+//! backplanes. It knows nothing of HTTP or WebSockets: a transport feeds a [`Session`]
+//! decoded frames and drains an [`Outbox`].
+//!
+//! How one event flows:
+//!
+//! ```text
+//! Session (Phoenix V2: refs, joins, leaves)          one per socket
+//!   └▶ KeyAuthority (runs the Channel's handler,     one per live key
+//!        commits to the Backplane, encodes the patch once)
+//!        └▶ every subscriber's Outbox (bounded) ──▶ transport ──▶ client
+//! ```
+//!
+//! Modules:
+//! - [`doc`]: [`Doc`], a JSON document whose explicit operations produce their patch.
+//! - [`pointer`]: RFC 6901 JSON Pointers.
+//! - [`channel`]: the [`Channel`] trait applications implement, with its contexts and errors.
+//! - [`doc_channel`]: [`DocChannel`], the built-in channel for `doc:` topics.
+//! - [`hub`]: [`Hub`], a node's routes, live keys and limits.
+//! - [`session`]: [`Session`], one socket's side of Phoenix Channels V2.
+//! - [`outbox`]: [`Outbox`], a socket's bounded queue of frames, and what lagging means.
+//! - [`backplane`]: the [`Backplane`] trait (leases, commits) and [`MemoryBackplane`].
+//! - `authority` (private): the key authority task.
+
+mod authority;
+pub mod backplane;
+pub mod channel;
+pub mod doc;
+pub mod doc_channel;
+pub mod hub;
+pub mod outbox;
+pub mod pointer;
+pub mod session;
+
+pub use backplane::{Backplane, MemoryBackplane};
+pub use channel::{
+    Assigns, Channel, ChannelError, EventContext, JoinContext, LiveState, Reply, Scope,
+};
+pub use doc::Doc;
+pub use doc_channel::DocChannel;
+pub use hub::{Hub, HubBuilder, Limits};
+pub use outbox::{Outbox, OutboxReceiver};
+pub use session::{Close, Session};

@@ -1,0 +1,282 @@
+//! [`Session`]: one socket's side of Phoenix Channels V2.
+//!
+//! A session reads decoded client frames and keeps the socket's table of joined topics.
+//! It knows refs, joins and leaves; LiveState's events it hands to the key authorities.
+//! Every edge case of the protocol is one branch of [`Session::handle`]:
+//!
+//! | client sends | server answers |
+//! |---|---|
+//! | `heartbeat` on `phoenix` | ok reply |
+//! | any other event on `phoenix` | error reply `unmatched topic` |
+//! | `phx_join` of a routed topic | ok reply, then `state:change` (from the authority) |
+//! | `phx_join` of an unrouted topic | error reply `unmatched topic`, join_ref null |
+//! | `phx_join` of a joined topic | `phx_close` for the old join_ref, then the new join |
+//! | `phx_join` past the channel cap | error reply `too many channels joined` |
+//! | `phx_join` refused by `authorize` | error reply with its reason |
+//! | `phx_join` while shutting down | error reply `server shutting down` |
+//! | `phx_join` whose params are not an object | error reply naming that |
+//! | `phx_join` without a ref | the socket is closed (1007) |
+//! | `phx_leave` | ok reply, then `phx_close` |
+//! | `lvs_evt:NAME` | to the authority (see [`crate::authority`]) |
+//! | `lvs_refresh` | `state:change` (from the authority) |
+//! | another event on a joined topic | error reply `unknown event "..."` |
+//! | anything for a topic not joined | error reply `unmatched topic`, join_ref null |
+//! | a join_ref that is not the topic's current one | ignored |
+//! | a frame that does not decode | the socket is closed (1007) with the reason |
+
+use crate::authority::{Command, EventRequest, JoinRequest, KeyHandle, SubId};
+use crate::channel::{Assigns, JoinContext, Scope};
+use crate::hub::Hub;
+use crate::outbox::Outbox;
+use livestate_protocol::{Message, Text, close, event, frame};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// How a session asks its transport to close the socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Close {
+    /// The WebSocket close code (see [`livestate_protocol::close`]).
+    pub code: u16,
+    /// The reason, at most 123 bytes.
+    pub reason: String,
+}
+
+impl Close {
+    /// A close with `code` and `reason` (cut to the 123 bytes a close frame allows).
+    pub fn new(code: u16, reason: impl Into<String>) -> Close {
+        let mut reason = reason.into();
+        if reason.len() > 123 {
+            let mut cut = 123;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+        }
+        Close { code, reason }
+    }
+}
+
+/// One socket's protocol state: its joined topics.
+pub struct Session {
+    hub: Hub,
+    outbox: Outbox,
+    socket: Arc<Assigns>,
+    channels: HashMap<String, Joined>,
+}
+
+struct Joined {
+    join_ref: Arc<str>,
+    sub: SubId,
+    key: KeyHandle,
+}
+
+/// How often a join retries when it meets an authority that is stopping.
+const JOIN_ATTEMPTS: u32 = 50;
+
+impl Session {
+    pub(crate) fn new(hub: Hub, outbox: Outbox, socket: Arc<Assigns>) -> Session {
+        Session {
+            hub,
+            outbox,
+            socket,
+            channels: HashMap::new(),
+        }
+    }
+
+    /// Decode and handle one text frame. `Err` means: close the socket so.
+    pub async fn handle_text(&mut self, text: &str) -> Result<(), Close> {
+        let msg =
+            Message::decode(text).map_err(|e| Close::new(close::INVALID_FRAME, e.to_string()))?;
+        self.handle(msg).await
+    }
+
+    /// Handle one message. `Err` means: close the socket so.
+    pub async fn handle(&mut self, msg: Message) -> Result<(), Close> {
+        if msg.topic == event::PHOENIX_TOPIC {
+            let reply = if msg.event == event::HEARTBEAT {
+                frame::reply_ok(None, msg.r#ref.as_deref(), &msg.topic)
+            } else {
+                frame::reply_error(
+                    None,
+                    msg.r#ref.as_deref(),
+                    &msg.topic,
+                    event::UNMATCHED_TOPIC,
+                )
+            };
+            self.send(reply).await;
+            return Ok(());
+        }
+        if msg.event == event::PHX_JOIN {
+            return self.join(msg).await;
+        }
+        let Some(joined) = self.channels.get(&msg.topic) else {
+            let reply = frame::reply_error(
+                None,
+                msg.r#ref.as_deref(),
+                &msg.topic,
+                event::UNMATCHED_TOPIC,
+            );
+            self.send(reply).await;
+            return Ok(());
+        };
+        if msg
+            .join_ref
+            .as_deref()
+            .is_some_and(|jr| jr != &*joined.join_ref)
+        {
+            tracing::debug!(topic = %msg.topic, "ignoring a message with a stale join_ref");
+            return Ok(());
+        }
+        match msg.event.as_str() {
+            event::PHX_LEAVE => self.leave(msg).await,
+            event::LVS_REFRESH => {
+                let cmd = Command::Refresh { sub: joined.sub };
+                self.send_to_key(&msg.topic, cmd).await;
+            }
+            name if name.starts_with(event::LVS_EVT_PREFIX) => {
+                let cmd = Command::Event(EventRequest {
+                    sub: joined.sub,
+                    r#ref: msg.r#ref,
+                    name: name[event::LVS_EVT_PREFIX.len()..].to_owned(),
+                    payload: msg.payload,
+                });
+                self.send_to_key(&msg.topic, cmd).await;
+            }
+            other => {
+                let reason = format!("unknown event {other:?}");
+                let reply = frame::reply_error(
+                    Some(&joined.join_ref),
+                    msg.r#ref.as_deref(),
+                    &msg.topic,
+                    &reason,
+                );
+                self.send(reply).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The topics this socket has joined.
+    pub fn joined(&self) -> impl Iterator<Item = &str> {
+        self.channels.keys().map(String::as_str)
+    }
+
+    /// Leave every joined topic (the socket is going away).
+    pub async fn close(mut self) {
+        for (_, joined) in self.channels.drain() {
+            let _ = joined.key.send(Command::Leave { sub: joined.sub }).await;
+        }
+    }
+
+    async fn send(&self, frame: Text) {
+        // A closed outbox means the transport is already going down; nothing to do.
+        let _ = self.outbox.push(frame).await;
+    }
+
+    /// Send a command to the authority of a joined topic; if it has stopped (it lost its
+    /// lease), the channel fails and the client rejoins.
+    async fn send_to_key(&mut self, topic: &str, cmd: Command) {
+        let Some(joined) = self.channels.get(topic) else {
+            return;
+        };
+        if joined.key.send(cmd).await.is_err() {
+            if let Some(joined) = self.channels.remove(topic) {
+                self.send(frame::error(
+                    &joined.join_ref,
+                    topic,
+                    "the key moved; rejoin",
+                ))
+                .await;
+            }
+        }
+    }
+
+    async fn join(&mut self, msg: Message) -> Result<(), Close> {
+        let Some(r#ref) = msg.r#ref else {
+            return Err(Close::new(close::INVALID_FRAME, "phx_join needs a ref"));
+        };
+        let join_ref: Arc<str> = msg.join_ref.unwrap_or_else(|| r#ref.clone()).into();
+        let topic = msg.topic;
+        let refuse =
+            |reason: &str| frame::reply_error(Some(&join_ref), Some(&r#ref), &topic, reason);
+        if !msg.payload.is_object() {
+            self.send(refuse("join params must be a JSON object")).await;
+            return Ok(());
+        }
+        if self.hub.is_shutting_down() {
+            self.send(refuse("server shutting down")).await;
+            return Ok(());
+        }
+        let Some(channel) = self.hub.route(&topic) else {
+            let reply = frame::reply_error(None, Some(&r#ref), &topic, event::UNMATCHED_TOPIC);
+            self.send(reply).await;
+            return Ok(());
+        };
+        if let Some(old) = self.channels.remove(&topic) {
+            self.send(frame::close(&old.join_ref, &topic)).await;
+            let _ = old.key.send(Command::Leave { sub: old.sub }).await;
+        }
+        if self.channels.len() >= self.hub.limits().max_channels {
+            self.send(refuse(event::TOO_MANY_CHANNELS)).await;
+            return Ok(());
+        }
+        let mut ctx = JoinContext {
+            topic: topic.clone(),
+            socket: self.socket.clone(),
+            assigns: Assigns::new(),
+        };
+        if let Err(e) = channel.authorize(&topic, &msg.payload, &mut ctx).await {
+            self.send(refuse(&e.to_string())).await;
+            return Ok(());
+        }
+        for attempt in 0..JOIN_ATTEMPTS {
+            let key = match channel.scope() {
+                Scope::Shared => self.hub.key(&topic, &channel),
+                Scope::Connection => {
+                    channel.spawn(self.hub.clone(), topic.clone(), Scope::Connection)
+                }
+            };
+            let sub = self.hub.next_id();
+            let (joined, attached) = oneshot::channel();
+            let req = JoinRequest {
+                sub,
+                outbox: self.outbox.clone(),
+                join_ref: join_ref.clone(),
+                r#ref: Some(r#ref.clone()),
+                params: msg.payload.clone(),
+                ctx: ctx.clone(),
+                joined,
+            };
+            if key.send(Command::Join(req)).await.is_ok() {
+                match attached.await {
+                    Ok(true) => {
+                        self.channels.insert(topic, Joined { join_ref, sub, key });
+                        return Ok(());
+                    }
+                    Ok(false) => return Ok(()),
+                    Err(_) => {}
+                }
+            }
+            // The authority was stopping (its key expired just now): let it finish, retry.
+            tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)))).await;
+        }
+        self.send(refuse("the key is unavailable; try again")).await;
+        Ok(())
+    }
+
+    async fn leave(&mut self, msg: Message) {
+        let Some(joined) = self.channels.remove(&msg.topic) else {
+            return;
+        };
+        let _ = joined.key.send(Command::Leave { sub: joined.sub }).await;
+        self.send(frame::reply_ok(
+            Some(&joined.join_ref),
+            msg.r#ref.as_deref(),
+            &msg.topic,
+        ))
+        .await;
+        self.send(frame::close(&joined.join_ref, &msg.topic)).await;
+    }
+}

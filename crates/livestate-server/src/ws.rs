@@ -1,0 +1,241 @@
+//! The WebSocket endpoint: `GET /socket/websocket?vsn=2.0.0&<params>`.
+//!
+//! This is the transport only: a read loop feeding the socket's [`Session`] and a write
+//! loop draining its outbox, batching whatever is queued into one flush. The protocol
+//! lives in `livestate-core`.
+//!
+//! Close codes are those of [`livestate_protocol::close`]. The transport's own:
+//! a binary frame closes with 1003, a frame over the size limit with 1009, no frame for
+//! the idle timeout with 4001, shutdown with 1001, and a client that does not read what it
+//! is sent within the write timeout is dropped (4008 when a close frame still gets through).
+
+use crate::AppState;
+use crate::params;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use livestate_core::session::Close;
+use livestate_core::{Assigns, OutboxReceiver, Session};
+use livestate_protocol::{Text, close};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// The only serializer version livestate speaks.
+pub const VSN: &str = "2.0.0";
+
+/// The sub-protocol phoenix.js offers (with its auth token) and expects echoed.
+pub const SUBPROTOCOL: &str = "phoenix";
+
+/// Most frames one flush carries.
+const BATCH: usize = 256;
+
+pub(crate) async fn handler(
+    State(app): State<AppState>,
+    Query(query): Query<Vec<(String, String)>>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match query
+        .iter()
+        .find(|(k, _)| k == "vsn")
+        .map(|(_, v)| v.as_str())
+    {
+        Some(VSN) => {}
+        Some(other) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unsupported vsn {other:?}: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}\n"),
+            )
+                .into_response();
+        }
+        None => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("missing vsn: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}\n"),
+            )
+                .into_response();
+        }
+    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if app.hub.is_shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n").into_response();
+    }
+    let _params = params::nest(&query);
+    let config = app.config.clone();
+    let sockets = app.sockets.token();
+    upgrade
+        .protocols([SUBPROTOCOL])
+        .read_buffer_size(config.read_buffer_size)
+        .write_buffer_size(config.write_buffer_size)
+        .max_write_buffer_size(config.max_write_buffer_size.max(config.max_frame_size * 2))
+        .max_message_size(config.max_frame_size)
+        .max_frame_size(config.max_frame_size)
+        .on_upgrade(move |ws| async move {
+            run(ws, app, Assigns::new()).await;
+            drop(sockets);
+        })
+}
+
+async fn run(ws: WebSocket, app: AppState, assigns: Assigns) {
+    let (outbox, outbox_rx) = app.hub.outbox();
+    let mut session = app.hub.session(outbox, assigns);
+    let (sink, stream) = ws.split();
+    let (close_tx, close_rx) = oneshot::channel();
+    let writer = tokio::spawn(write_loop(
+        sink,
+        outbox_rx,
+        close_rx,
+        app.config.write_timeout,
+    ));
+    let close = read_loop(stream, &mut session, &app).await;
+    if let Some(close) = &close {
+        tracing::debug!(code = close.code, reason = %close.reason, "closing socket");
+    }
+    let _ = close_tx.send(close);
+    session.close().await;
+    let _ = writer.await;
+}
+
+async fn read_loop(
+    mut stream: SplitStream<WebSocket>,
+    session: &mut Session,
+    app: &AppState,
+) -> Option<Close> {
+    let shutdown = app.hub.shutdown_token();
+    let idle = app.config.idle_timeout;
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                return Some(Close::new(close::GOING_AWAY, "server shutting down"));
+            }
+            next = tokio::time::timeout(idle, stream.next()) => next,
+        };
+        let message = match next {
+            Err(_) => {
+                return Some(Close::new(
+                    close::IDLE_TIMEOUT,
+                    format!("no frame for {} s", idle.as_secs()),
+                ));
+            }
+            Ok(None) => return None,
+            Ok(Some(Err(e))) => return read_error(e),
+            Ok(Some(Ok(message))) => message,
+        };
+        match message {
+            Message::Text(text) => {
+                if let Err(close) = session.handle_text(text.as_str()).await {
+                    return Some(close);
+                }
+            }
+            Message::Binary(_) => {
+                return Some(Close::new(
+                    close::UNSUPPORTED_DATA,
+                    "binary frames are not supported: use the V2 JSON serializer",
+                ));
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            Message::Close(_) => return None,
+        }
+    }
+}
+
+/// A read error: a frame over the limit gets 1009; anything else is a broken connection.
+fn read_error(e: axum::Error) -> Option<Close> {
+    let inner = e.into_inner();
+    match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(cap)) => {
+            Some(Close::new(close::MESSAGE_TOO_BIG, cap.to_string()))
+        }
+        Some(tungstenite::Error::Utf8(_)) => Some(Close::new(
+            close::INVALID_FRAME,
+            "text frame is not valid UTF-8",
+        )),
+        Some(tungstenite::Error::Protocol(p)) => {
+            tracing::debug!("websocket protocol error: {p}");
+            None
+        }
+        _ => {
+            tracing::debug!("websocket read error: {inner}");
+            None
+        }
+    }
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut outbox: OutboxReceiver,
+    mut close_rx: oneshot::Receiver<Option<Close>>,
+    write_timeout: Duration,
+) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            close = &mut close_rx => {
+                if let Ok(Some(close)) = close {
+                    send_close(&mut sink, &close).await;
+                }
+                return;
+            }
+            frame = outbox.recv() => match frame {
+                Some(frame) => frame,
+                None => return,
+            },
+        };
+        let batch = async {
+            feed(&mut sink, first).await?;
+            for _ in 1..BATCH {
+                match outbox.try_recv() {
+                    Ok(frame) => feed(&mut sink, frame).await?,
+                    Err(_) => break,
+                }
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(write_timeout, batch).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!("websocket write failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::info!("client did not read for {write_timeout:?}: dropping it");
+                let close = Close::new(close::SLOW_CONSUMER, "too slow to read");
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(100), send_close(&mut sink, &close))
+                        .await;
+                return;
+            }
+        }
+    }
+}
+
+async fn feed(sink: &mut SplitSink<WebSocket, Message>, frame: Text) -> Result<(), axum::Error> {
+    match Utf8Bytes::try_from(frame.into_bytes()) {
+        Ok(text) => sink.feed(Message::Text(text)).await,
+        // `Text` is built from strings only; this cannot happen, and a frame we cannot send
+        // is skipped rather than sent corrupt.
+        Err(e) => {
+            tracing::error!("dropping a frame that is not UTF-8: {e}");
+            Ok(())
+        }
+    }
+}
+
+async fn send_close(sink: &mut SplitSink<WebSocket, Message>, close: &Close) {
+    let frame = CloseFrame {
+        code: close.code,
+        reason: close.reason.clone().into(),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        sink.send(Message::Close(Some(frame))),
+    )
+    .await;
+}
