@@ -27,7 +27,7 @@
 use crate::backplane::{BackplaneError, Commit, Lease};
 use crate::channel::{Channel, EventContext, JoinContext, LiveState, Scope};
 use crate::hub::Hub;
-use crate::outbox::{Outbox, Pushed};
+use crate::outbox::{Outbox, Pushed, Slot};
 use futures_util::FutureExt;
 use indexmap::IndexMap;
 use livestate_protocol::livestate::{Ack, ErrorPush, Reason, StateChange, StatePatch};
@@ -57,6 +57,8 @@ pub(crate) struct JoinRequest {
     pub(crate) r#ref: Option<String>,
     pub(crate) params: Value,
     pub(crate) ctx: JoinContext,
+    /// Room reserved in the joiner's outbox for the join reply.
+    pub(crate) slot: Slot,
     /// Answered `true` once the subscriber is attached, `false` when the join was refused
     /// (the authority sent the error reply); dropped unanswered when the authority is
     /// stopping, and the session then retries with a fresh authority.
@@ -68,6 +70,9 @@ pub(crate) struct EventRequest {
     pub(crate) r#ref: Option<String>,
     pub(crate) name: String,
     pub(crate) payload: Value,
+    /// Room reserved in the sender's outbox for the `phx_reply` (when there is a ref), so
+    /// the acknowledgement is never dropped, even when the sender lags.
+    pub(crate) slot: Option<Slot>,
 }
 
 /// A session's handle on a key's authority.
@@ -306,10 +311,11 @@ impl<C: Channel> KeyAuthority<C> {
             r#ref,
             params,
             ctx,
+            slot,
             joined,
         } = req;
         if let Some(reason) = &self.unavailable {
-            outbox.try_push(frame::reply_error(
+            slot.send(frame::reply_error(
                 Some(&join_ref),
                 r#ref.as_deref(),
                 &self.topic,
@@ -318,7 +324,7 @@ impl<C: Channel> KeyAuthority<C> {
             let _ = joined.send(false);
             return;
         }
-        outbox.try_push(frame::reply_ok(
+        slot.send(frame::reply_ok(
             Some(&join_ref),
             r#ref.as_deref(),
             &self.topic,
@@ -428,6 +434,7 @@ impl<C: Channel> KeyAuthority<C> {
             r#ref,
             name,
             payload,
+            slot,
         } = req;
         let Some(sender) = self.subs.get(&sub) else {
             // The subscription ended (its channel failed or left) while this was queued.
@@ -442,17 +449,18 @@ impl<C: Channel> KeyAuthority<C> {
             outbox: &outbox,
             join_ref: &join_ref,
             r#ref: r#ref.as_deref(),
+            slot,
         };
         if self.state.is_none() {
             let reason = match &self.init_error {
                 Some(e) => format!("{} has no state: init failed: {e}", self.topic),
                 None => format!("{} has no state", self.topic),
             };
-            self.reply(&reply_to, Status::Error, &Reason { reason: &reason });
+            self.reply(reply_to, Status::Error, &Reason { reason: &reason });
             return None;
         }
         if !payload.is_object() {
-            self.refuse(&reply_to, "payload must be a JSON object");
+            self.refuse(reply_to, "payload must be a JSON object");
             return None;
         }
         let timeout = self.hub.limits().handler_timeout;
@@ -465,7 +473,7 @@ impl<C: Channel> KeyAuthority<C> {
             Ok(Ok(Ok(reply))) => reply,
             Ok(Ok(Err(e))) => {
                 state.rollback();
-                self.refuse(&reply_to, &e.to_string());
+                self.refuse(reply_to, &e.to_string());
                 return None;
             }
             Ok(Err(_panic)) => {
@@ -477,7 +485,7 @@ impl<C: Channel> KeyAuthority<C> {
             Err(_) => {
                 state.rollback();
                 self.refuse(
-                    &reply_to,
+                    reply_to,
                     &format!("handler for {name:?} timed out after {timeout:?}"),
                 );
                 return None;
@@ -495,7 +503,7 @@ impl<C: Channel> KeyAuthority<C> {
                 Ok(()) => {}
                 Err(e) => {
                     state.rollback();
-                    self.refuse(&reply_to, &e.to_string());
+                    self.refuse(reply_to, &e.to_string());
                     if let BackplaneError::Fenced { .. } = e {
                         return Some(Exit::LeaseLost);
                     }
@@ -523,7 +531,7 @@ impl<C: Channel> KeyAuthority<C> {
             },
         );
         self.fan_out(&patch_frame);
-        self.reply(&reply_to, Status::Ok, &Ack { version: wire });
+        self.reply(reply_to, Status::Ok, &Ack { version: wire });
         None
     }
 
@@ -571,7 +579,7 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// A refused event: the sender gets the current state (so a page waiting for a change
     /// after its event goes on) and the reason.
-    fn refuse(&mut self, to: &Sender<'_>, reason: &str) {
+    fn refuse(&mut self, to: Sender<'_>, reason: &str) {
         if let Some(change) = self.state_change() {
             if to.outbox.try_push(change) == Pushed::Queued {
                 if let Some(s) = self.subs.get_mut(&to.sub) {
@@ -585,15 +593,16 @@ impl<C: Channel> KeyAuthority<C> {
         self.reply(to, Status::Error, &Reason { reason });
     }
 
-    fn reply<R: serde::Serialize>(&self, to: &Sender<'_>, status: Status, response: &R) {
+    /// The `phx_reply` to the sender's push (when it had a ref), in its reserved slot.
+    fn reply<R: serde::Serialize>(&self, to: Sender<'_>, status: Status, response: &R) {
         if let Some(r) = to.r#ref {
-            to.outbox.try_push(frame::reply(
-                Some(to.join_ref),
-                Some(r),
-                &self.topic,
-                status,
-                response,
-            ));
+            let reply = frame::reply(Some(to.join_ref), Some(r), &self.topic, status, response);
+            match to.slot {
+                Some(slot) => slot.send(reply),
+                None => {
+                    to.outbox.try_push(reply);
+                }
+            }
         }
     }
 
@@ -614,4 +623,5 @@ struct Sender<'a> {
     outbox: &'a Outbox,
     join_ref: &'a str,
     r#ref: Option<&'a str>,
+    slot: Option<Slot>,
 }

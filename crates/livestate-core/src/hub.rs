@@ -26,6 +26,9 @@ pub struct Limits {
     pub max_channels: usize,
     /// Frames queued for one socket before its subscriptions lag (default 1024).
     pub outbox_capacity: usize,
+    /// Bytes queued for one socket before its subscriptions lag (default 1 MiB): what a
+    /// stalled socket can keep alive.
+    pub outbox_bytes: usize,
     /// Commands queued for one key's authority before senders wait (default 1024).
     pub mailbox_capacity: usize,
     /// How long a shared key lives after its last subscriber left (default 60 s).
@@ -41,6 +44,7 @@ impl Default for Limits {
         Limits {
             max_channels: 100,
             outbox_capacity: 1024,
+            outbox_bytes: 1 << 20,
             mailbox_capacity: 1024,
             ttl: Duration::from_secs(60),
             handler_timeout: Duration::from_secs(30),
@@ -166,7 +170,8 @@ impl Hub {
 
     /// A new outbox with the configured capacity.
     pub fn outbox(&self) -> (Outbox, crate::outbox::OutboxReceiver) {
-        Outbox::new(self.inner.limits.outbox_capacity)
+        let limits = &self.inner.limits;
+        Outbox::new(limits.outbox_capacity, limits.outbox_bytes)
     }
 
     /// The limits.

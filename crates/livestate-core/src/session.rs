@@ -136,11 +136,20 @@ impl Session {
                 self.send_to_key(&msg.topic, cmd).await;
             }
             name if name.starts_with(event::LVS_EVT_PREFIX) => {
+                let sub = joined.sub;
+                let slot = match msg.r#ref {
+                    Some(_) => match self.outbox.reserve().await {
+                        Some(slot) => Some(slot),
+                        None => return Ok(()),
+                    },
+                    None => None,
+                };
                 let cmd = Command::Event(EventRequest {
-                    sub: joined.sub,
+                    sub,
                     r#ref: msg.r#ref,
                     name: name[event::LVS_EVT_PREFIX.len()..].to_owned(),
                     payload: msg.payload,
+                    slot,
                 });
                 self.send_to_key(&msg.topic, cmd).await;
             }
@@ -240,6 +249,9 @@ impl Session {
             };
             let sub = self.hub.next_id();
             let (joined, attached) = oneshot::channel();
+            let Some(slot) = self.outbox.reserve().await else {
+                return Ok(());
+            };
             let req = JoinRequest {
                 sub,
                 outbox: self.outbox.clone(),
@@ -247,6 +259,7 @@ impl Session {
                 r#ref: Some(r#ref.clone()),
                 params: msg.payload.clone(),
                 ctx: ctx.clone(),
+                slot,
                 joined,
             };
             if key.send(Command::Join(req)).await.is_ok() {

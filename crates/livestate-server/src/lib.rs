@@ -15,9 +15,11 @@
 //! ```
 //!
 //! Modules:
+//! - [`cli`]: the `serve` command line, shared by the binaries.
 //! - `ws`: the WebSocket transport (read loop, batched write loop, close codes).
 //! - `params`: connect params from the query string.
 
+pub mod cli;
 mod params;
 mod ws;
 

@@ -6,10 +6,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use livestate_core::{DocChannel, Hub, Limits};
-use livestate_server::{ServerConfig, serve};
-use std::net::SocketAddr;
-use std::time::Duration;
+use livestate_core::{DocChannel, Hub};
+use livestate_server::cli::{self, ServeArgs};
 
 #[derive(Parser)]
 #[command(
@@ -28,110 +26,17 @@ enum Command {
     Serve(ServeArgs),
 }
 
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:4000")]
-    bind: SocketAddr,
-    /// Largest frame a client may send, in bytes (larger: close 1009).
-    #[arg(long, default_value_t = 1 << 20)]
-    max_frame_size: usize,
-    /// Channels one socket may join at once.
-    #[arg(long, default_value_t = 100)]
-    max_channels: usize,
-    /// Seconds without a frame from a client before its socket is closed (4001).
-    #[arg(long, default_value_t = 60)]
-    idle_timeout: u64,
-    /// Seconds a client may leave frames unread before it is dropped.
-    #[arg(long, default_value_t = 30)]
-    write_timeout: u64,
-    /// Frames queued per socket before its subscriptions lag and are resynced.
-    #[arg(long, default_value_t = 1024)]
-    outbox_capacity: usize,
-    /// Seconds a shared key lives after its last subscriber left.
-    #[arg(long, default_value_t = 60)]
-    ttl: u64,
-    /// WebSocket read buffer per socket, in bytes.
-    #[arg(long, default_value_t = 4096)]
-    read_buffer_size: usize,
-}
-
 fn main() -> anyhow::Result<()> {
-    init_tracing();
+    cli::init_tracing();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(run(args)),
-    }
-}
-
-async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let limits = Limits {
-        max_channels: args.max_channels,
-        outbox_capacity: args.outbox_capacity,
-        ttl: Duration::from_secs(args.ttl),
-        ..Limits::default()
-    };
-    let config = ServerConfig {
-        max_frame_size: args.max_frame_size,
-        idle_timeout: Duration::from_secs(args.idle_timeout),
-        write_timeout: Duration::from_secs(args.write_timeout),
-        read_buffer_size: args.read_buffer_size,
-        ..ServerConfig::default()
-    };
-    let hub = Hub::builder()
-        .channel("doc:*", DocChannel::default())
-        .limits(limits)
-        .build();
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await
-        .with_context(|| format!("binding {}", args.bind))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(
-        "livestate listening on http://{addr} (WebSocket: ws://{addr}/socket/websocket?vsn=2.0.0)"
-    );
-    println!("livestate listening on {addr}");
-    serve(listener, hub, config, shutdown_signal()).await?;
-    tracing::info!("livestate stopped");
-    Ok(())
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM ({e}); only SIGINT stops the server");
-                let _ = interrupt.await;
-            }
+        Command::Serve(args) => {
+            let hub = Hub::builder().channel("doc:*", DocChannel::default());
+            runtime.block_on(cli::run(args, hub))
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-}
-
-fn init_tracing() {
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::prelude::*;
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|s| s.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(filter)
-        .init();
 }

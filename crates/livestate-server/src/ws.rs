@@ -192,8 +192,8 @@ async fn write_loop(
             feed(&mut sink, first).await?;
             for _ in 1..BATCH {
                 match outbox.try_recv() {
-                    Ok(frame) => feed(&mut sink, frame).await?,
-                    Err(_) => break,
+                    Some(frame) => feed(&mut sink, frame).await?,
+                    None => break,
                 }
             }
             sink.flush().await

@@ -1,1 +1,17 @@
-//! testkit
+//! Test tools for livestate: a Rust Phoenix V2 / LiveState client, servers to test
+//! against (in-process on port 0, or a spawned binary), and channels whose behaviour the
+//! tests need.
+//!
+//! Modules:
+//! - [`client`]: [`Client`], a raw V2 client with LiveState helpers, and [`LiveView`],
+//!   which keeps a topic's state the way phx-live-state does.
+//! - [`server`]: [`TestServer`] (in-process) and [`ServerProcess`] (a spawned binary).
+//! - [`channels`]: test channels (failing init, panicking handler, connection scope, ...)
+//!   and [`channels::test_hub`], the hub the test server binary serves.
+
+pub mod channels;
+pub mod client;
+pub mod server;
+
+pub use client::{Client, Frame, LiveView};
+pub use server::{ServerProcess, TestServer};
