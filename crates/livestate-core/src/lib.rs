@@ -13,7 +13,7 @@
 //!
 //! Modules:
 //! - [`doc`]: [`Doc`], a JSON document whose explicit operations produce their patch.
-//! - [`pointer`]: RFC 6901 JSON Pointers.
+//! - [`mod@pointer`]: RFC 6901 JSON Pointers.
 //! - [`channel`]: the [`Channel`] trait applications implement, with its contexts and errors.
 //! - [`doc_channel`]: [`DocChannel`], the built-in channel for `doc:` topics.
 //! - [`hub`]: [`Hub`], a node's routes, live keys and limits.

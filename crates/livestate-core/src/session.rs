@@ -17,7 +17,7 @@
 //! | `phx_join` whose params are not an object | error reply naming that |
 //! | `phx_join` without a ref | the socket is closed (1007) |
 //! | `phx_leave` | ok reply, then `phx_close` |
-//! | `lvs_evt:NAME` | to the authority (see [`crate::authority`]) |
+//! | `lvs_evt:NAME` | to the key authority (see the crate docs) |
 //! | `lvs_refresh` | `state:change` (from the authority) |
 //! | another event on a joined topic | error reply `unknown event "..."` |
 //! | anything for a topic not joined | error reply `unmatched topic`, join_ref null |

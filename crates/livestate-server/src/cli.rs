@@ -1,6 +1,6 @@
 //! The command line shared by `livestate` and the test server: `serve` and its flags.
 
-use crate::{ServerConfig, serve};
+use crate::{ServerConfig, demo_router, serve_with};
 use anyhow::Context;
 use livestate_core::{HubBuilder, Limits};
 use std::net::SocketAddr;
@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Seconds a shared key lives after its last subscriber left.
     #[arg(long, default_value_t = 60)]
     pub ttl: u64,
+    /// Do not serve the demo page at `/`.
+    #[arg(long)]
+    pub no_demo: bool,
     /// WebSocket read buffer per socket, in bytes.
     #[arg(long, default_value_t = 4096)]
     pub read_buffer_size: usize,
@@ -63,7 +66,12 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
         "livestate listening on http://{addr} (WebSocket: ws://{addr}/socket/websocket?vsn=2.0.0)"
     );
     println!("livestate listening on {addr}");
-    serve(listener, hub, config, shutdown_signal()).await?;
+    let extra = if args.no_demo {
+        axum::Router::new()
+    } else {
+        demo_router()
+    };
+    serve_with(listener, hub, config, extra, shutdown_signal()).await?;
     tracing::info!("livestate stopped");
     Ok(())
 }

@@ -24,6 +24,8 @@ mod params;
 mod ws;
 
 use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use livestate_core::Hub;
 use std::future::Future;
@@ -76,7 +78,15 @@ pub(crate) struct AppState {
     pub(crate) sockets: TaskTracker,
 }
 
-/// A router serving `GET /health` and the WebSocket at `/socket/websocket`.
+/// The browser client: `phoenix` and `phx-live-state` bundled with esbuild (built by
+/// `clients/js/build.mjs`, committed, so it works offline).
+pub const LIVESTATE_JS: &str = include_str!("../assets/livestate.js");
+
+/// The demo page the binary serves at `/`.
+pub const DEMO_HTML: &str = include_str!("../assets/index.html");
+
+/// A router serving `GET /health`, `GET /livestate.js` and the WebSocket at
+/// `/socket/websocket`.
 pub fn router(hub: Hub, config: ServerConfig) -> Router {
     router_with_tracker(hub, config, TaskTracker::new())
 }
@@ -89,12 +99,39 @@ fn router_with_tracker(hub: Hub, config: ServerConfig, sockets: TaskTracker) -> 
     };
     Router::new()
         .route("/health", get(health))
+        .route("/livestate.js", get(livestate_js))
         .route("/socket/websocket", get(ws::handler))
         .with_state(state)
 }
 
 async fn health() -> &'static str {
     "ok\n"
+}
+
+async fn livestate_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        LIVESTATE_JS,
+    )
+}
+
+/// A router serving the demo page at `/` (merge it into [`router`]'s).
+pub fn demo_router() -> Router {
+    Router::new().route(
+        "/",
+        get(|| async {
+            (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                DEMO_HTML,
+            )
+        }),
+    )
 }
 
 /// Serve until `signal` completes; then refuse new joins, close every socket with 1001
@@ -106,9 +143,20 @@ pub async fn serve(
     config: ServerConfig,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, hub, config, Router::new(), signal).await
+}
+
+/// [`serve`], with `extra` routes merged beside livestate's (the binary adds its demo page).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    hub: Hub,
+    config: ServerConfig,
+    extra: Router,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let grace = config.shutdown_grace;
     let sockets = TaskTracker::new();
-    let app = router_with_tracker(hub.clone(), config, sockets.clone());
+    let app = router_with_tracker(hub.clone(), config, sockets.clone()).merge(extra);
     let stopping = hub.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
