@@ -120,18 +120,23 @@ async fn livestate_js() -> impl IntoResponse {
 
 /// A router serving the demo page at `/` (merge it into [`router`]'s).
 pub fn demo_router() -> Router {
-    Router::new().route(
-        "/",
-        get(|| async {
-            (
-                [
-                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                    (header::CACHE_CONTROL, "no-cache"),
-                ],
-                DEMO_HTML,
-            )
-        }),
-    )
+    Router::new()
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
+        .route(
+            "/",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                        (header::CACHE_CONTROL, "no-cache"),
+                    ],
+                    DEMO_HTML,
+                )
+            }),
+        )
 }
 
 /// Serve until `signal` completes; then refuse new joins, close every socket with 1001
