@@ -13,6 +13,7 @@ before(async () => {
   server = await startServer('livestate');
 });
 after(async () => {
+  if (!server) return; // it did not start: `before` failed already
   const { code, signal } = await server.stop();
   assert.equal(signal, null, `livestate was killed by ${signal}`);
   assert.equal(code, 0, `livestate exited with ${code} on SIGTERM; stderr:\n${server.stderr()}`);
@@ -160,9 +161,7 @@ for (const bundle of bundles) {
 
     test('a version gap makes the client push lvs_refresh and recover via state:change', T, async (t) => {
       const topic = uniqueTopic('doc');
-      // lvs_refresh gets no phx_reply (as with LiveState), so its push timer would keep the
-      // process alive for phoenix's default 10 s after the test: shorten it.
-      const a = await joined(t, bundle, server, topic, { socketOptions: { timeout: 1000 } });
+      const a = await joined(t, bundle, server, topic);
       const b = await joined(t, bundle, server, topic);
       await sendAndWait(b, 'put', { path: '/x', value: 1 });
       await a.waitForVersion(1);
@@ -219,6 +218,7 @@ for (const bundle of bundles) {
         ['patch', { ops: [{ op: 'add', path: '/c', value: 1 }, { op: 'remove', path: '/zzz' }] }],
         ['patch', { ops: [{ op: 'test', path: '/a/b/0', value: 99 }] }],
         ['patch', { ops: [{ op: 'frobnicate', path: '/a' }] }],
+        ['frobnicate', { x: 1 }],
       ];
       for (const [name, detail] of refused) {
         const before = a.framesOf('out').length;
@@ -243,6 +243,17 @@ for (const bundle of bundles) {
       for (const c of [a, b]) assert.equal(c.framesOf('out', 'lvs_refresh').length, 0, c.transcript());
       const truth = await serverTruth(t, bundle, topic);
       assert.deepEqual(truth, { state: { ...state, ok: true }, version: 2 });
+    });
+
+    test('socket connect params (nested, escaped) and join params are accepted', T, async (t) => {
+      const topic = uniqueTopic('doc');
+      const c = open(t, bundle, server, topic, {
+        params: { room: 'r1', opts: { a: [1, 2] } },
+        socketOptions: { params: { token: 'a b&c=d', user: { id: 1, tags: ['x', 'y'] } } },
+      });
+      assert.deepEqual(await c.waitFor('livestate-change'), { state: {}, version: 0 });
+      assert.match(c.rec.url, /\/socket\/websocket\?token=a%20b%26c%3Dd&user%5Bid%5D=1&.*vsn=2\.0\.0$/);
+      assert.deepEqual(c.framesOf('out', 'phx_join')[0][4], { room: 'r1', opts: { a: [1, 2] } });
     });
 
     test('unmatched topic: livestate-error with message "unmatched topic"', T, async (t) => {

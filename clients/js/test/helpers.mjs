@@ -204,12 +204,24 @@ export class Client {
 
   connect() {
     this.ls.connect();
+    // Remember the pushes, to stop their timers on close: pushes that get no phx_reply
+    // (lvs_refresh, an event whose handler crashed) would otherwise keep the process alive
+    // for phoenix's 10 s push timeout.
+    const channel = this.ls.channel;
+    const push = channel.push.bind(channel);
+    this.pushes ??= [];
+    channel.push = (...args) => {
+      const p = push(...args);
+      this.pushes.push(p);
+      return p;
+    };
     return this;
   }
 
   close() {
     for (const w of [...this.waiters]) w.cancel();
     if (this.ls.connected) this.ls.disconnect();
+    for (const p of this.pushes || []) p.cancelTimeout();
   }
 
   /** Number of `type` events seen so far: pass it as `since` to wait only for later ones. */

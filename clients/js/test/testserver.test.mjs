@@ -13,6 +13,7 @@ before(async () => {
   server = await startServer('testserver');
 });
 after(async () => {
+  if (!server) return; // it did not start: `before` failed already
   const { code, signal } = await server.stop();
   assert.equal(signal, null, `livestate-testserver was killed by ${signal}`);
   assert.equal(code, 0, `livestate-testserver exited with ${code} on SIGTERM; stderr:\n${server.stderr()}`);
@@ -133,6 +134,22 @@ for (const bundle of bundles) {
       assert.deepEqual(b.ls.state, { a: 1, b: 2 });
       assert.equal(b.events.get('livestate-error').length, 0);
     });
+
+    // A Phoenix server forgets a crashed channel: the rejoin is a plain join, with no
+    // phx_close for the crashed join_ref.
+    test(
+      'after phx_error the rejoin is a plain join (no phx_close for the crashed join_ref)',
+      T,
+      async (t) => {
+        const topic = uniqueTopic('panic');
+        const a = await joined(t, bundle, server, topic);
+        const since = a.mark();
+        a.send('boom');
+        await a.waitFor('livestate-change', () => true, { since, what: 'the state after the rejoin' });
+        await sleep(100);
+        assert.deepEqual(a.framesOf('in', 'phx_close'), [], a.transcript());
+      },
+    );
 
     test('conn: topics: one doc per join', T, async (t) => {
       const topic = uniqueTopic('conn');

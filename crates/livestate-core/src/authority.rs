@@ -59,6 +59,9 @@ pub(crate) struct JoinRequest {
     pub(crate) ctx: JoinContext,
     /// Room reserved in the joiner's outbox for the join reply.
     pub(crate) slot: Slot,
+    /// Where to say that the authority ended this subscription (failed handler, lost
+    /// lease), so the session forgets the channel as Phoenix forgets a crashed one.
+    pub(crate) ended: mpsc::UnboundedSender<SubId>,
     /// Answered `true` once the subscriber is attached, `false` when the join was refused
     /// (the authority sent the error reply); dropped unanswered when the authority is
     /// stopping, and the session then retries with a fresh authority.
@@ -130,6 +133,8 @@ pub(crate) fn spawn<C: Channel>(
 
 struct Subscriber {
     outbox: Outbox,
+    /// Tells the subscriber's session when the authority ends the subscription itself.
+    ended: mpsc::UnboundedSender<SubId>,
     join_ref: Arc<str>,
     ctx: EventContext,
     /// Whether it has been sent the state (false while the key's init keeps failing).
@@ -254,12 +259,13 @@ impl<C: Channel> KeyAuthority<C> {
         // next authority of the key.
         while self.mailbox.try_recv().is_ok() {}
         if let Exit::LeaseLost = exit {
-            for (_, sub) in self.subs.drain(..) {
+            for (id, sub) in self.subs.drain(..) {
                 sub.outbox.try_push(frame::error(
                     &sub.join_ref,
                     &self.topic,
                     "the key moved; rejoin",
                 ));
+                let _ = sub.ended.send(id);
             }
         }
         if let Some(lease) = self.lease.take() {
@@ -312,6 +318,7 @@ impl<C: Channel> KeyAuthority<C> {
             params,
             ctx,
             slot,
+            ended,
             joined,
         } = req;
         if let Some(reason) = &self.unavailable {
@@ -362,6 +369,7 @@ impl<C: Channel> KeyAuthority<C> {
             sub,
             Subscriber {
                 outbox,
+                ended,
                 join_ref,
                 ctx: EventContext {
                     topic: self.topic.to_string(),
@@ -612,6 +620,7 @@ impl<C: Channel> KeyAuthority<C> {
         if let Some(s) = self.subs.get(&sub) {
             s.outbox
                 .try_push(frame::error(&s.join_ref, &self.topic, reason));
+            let _ = s.ended.send(sub);
         }
         self.remove(sub);
     }

@@ -32,7 +32,7 @@ use livestate_protocol::{Message, Text, close, event, frame};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// How a session asks its transport to close the socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,10 @@ pub struct Session {
     outbox: Outbox,
     socket: Arc<Assigns>,
     channels: HashMap<String, Joined>,
+    /// Subscriptions their authority ended (a failed handler, a lost lease): the session
+    /// forgets those channels before handling the next frame.
+    ended_tx: mpsc::UnboundedSender<SubId>,
+    ended: mpsc::UnboundedReceiver<SubId>,
 }
 
 struct Joined {
@@ -77,11 +81,14 @@ const JOIN_ATTEMPTS: u32 = 50;
 
 impl Session {
     pub(crate) fn new(hub: Hub, outbox: Outbox, socket: Arc<Assigns>) -> Session {
+        let (ended_tx, ended) = mpsc::unbounded_channel();
         Session {
             hub,
             outbox,
             socket,
             channels: HashMap::new(),
+            ended_tx,
+            ended,
         }
     }
 
@@ -94,6 +101,7 @@ impl Session {
 
     /// Handle one message. `Err` means: close the socket so.
     pub async fn handle(&mut self, msg: Message) -> Result<(), Close> {
+        self.forget_ended();
         if msg.topic == event::PHOENIX_TOPIC {
             let reply = if msg.event == event::HEARTBEAT {
                 frame::reply_ok(None, msg.r#ref.as_deref(), &msg.topic)
@@ -167,8 +175,16 @@ impl Session {
         Ok(())
     }
 
+    /// Drop the channels whose subscription the authority ended.
+    fn forget_ended(&mut self) {
+        while let Ok(sub) = self.ended.try_recv() {
+            self.channels.retain(|_, joined| joined.sub != sub);
+        }
+    }
+
     /// The topics this socket has joined.
-    pub fn joined(&self) -> impl Iterator<Item = &str> {
+    pub fn joined(&mut self) -> impl Iterator<Item = &str> {
+        self.forget_ended();
         self.channels.keys().map(String::as_str)
     }
 
@@ -260,6 +276,7 @@ impl Session {
                 params: msg.payload.clone(),
                 ctx: ctx.clone(),
                 slot,
+                ended: self.ended_tx.clone(),
                 joined,
             };
             if key.send(Command::Join(req)).await.is_ok() {
