@@ -676,24 +676,16 @@ fn resolve<'a>(root: &'a Value, tokens: &[String]) -> Result<&'a Value, OpError>
 }
 
 fn resolve_mut<'a>(root: &'a mut Value, tokens: &[String]) -> Result<&'a mut Value, OpError> {
+    // Walk once immutably for the precise error, then mutably along a path known to exist.
+    resolve(root, tokens)?;
     let mut cur = root;
-    for (i, token) in tokens.iter().enumerate() {
-        cur = match cur {
-            Value::Object(map) => map
-                .get_mut(token)
-                .ok_or_else(|| OpError::NotFound(pointer::encode(&tokens[..=i])))?,
-            Value::Array(items) => {
-                let index =
-                    array_index(&tokens[..i], token, items.len(), false).map_err(|e| match e {
-                        OpError::OutOfBounds { .. } => {
-                            OpError::NotFound(pointer::encode(&tokens[..=i]))
-                        }
-                        e => e,
-                    })?;
-                &mut items[index]
-            }
-            other => return Err(not_container(&tokens[..i], other, token)),
+    for token in tokens {
+        let next = match cur {
+            Value::Object(map) => map.get_mut(token),
+            Value::Array(items) => pointer::parse_index(token).and_then(|i| items.get_mut(i)),
+            _ => None,
         };
+        cur = next.ok_or_else(|| OpError::NotFound(pointer::encode(tokens)))?;
     }
     Ok(cur)
 }

@@ -6,6 +6,37 @@ use livestate_core::{HubBuilder, Limits};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The command line: `NAME serve [flags]`.
+#[derive(clap::Parser)]
+#[command(
+    version,
+    about = "Live shared state for web clients, LiveState-compatible"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Serve the WebSocket endpoint (`/socket/websocket?vsn=2.0.0`), `/health`,
+    /// `/livestate.js` and the demo page.
+    Serve(ServeArgs),
+}
+
+/// The whole of a server binary: parse the command line, log, and serve `hub`'s routes
+/// until SIGINT or SIGTERM.
+pub fn main(hub: HubBuilder) -> anyhow::Result<()> {
+    use clap::Parser;
+    init_tracing();
+    let Command::Serve(args) = Cli::parse().command;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(run(args, hub))
+}
+
 /// The flags of `serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {

@@ -21,31 +21,79 @@ use std::time::Duration;
 pub fn test_hub() -> HubBuilder {
     livestate_core::Hub::builder()
         .channel("doc:*", DocChannel::default())
-        .channel("conn:*", ConnectionDoc)
-        .channel("fail:*", FailingInit)
-        .channel("panic:*", Panicking)
+        .channel("conn:*", TestDoc::new().scope(Scope::Connection))
+        .channel("fail:*", TestDoc::new().failing_init())
+        .channel("panic:*", TestDoc::new().panic_on_boom())
         .channel("counter:*", Counter { max_version: 1000 })
         .channel("counter10:*", Counter { max_version: 10 })
         .channel("auth:*", Authorized)
-        .channel("slow:*", Slow)
+        .channel("slow:*", TestDoc::new().sleep_event())
 }
 
-/// A doc per join.
-pub struct ConnectionDoc;
+/// The `doc:` channel with test behaviours switched on.
+#[derive(Debug, Clone, Default)]
+pub struct TestDoc {
+    scope: Scope,
+    failing_init: bool,
+    panic_on_boom: bool,
+    sleep_event: bool,
+}
 
-impl Channel for ConnectionDoc {
+impl TestDoc {
+    /// A plain shared doc.
+    pub fn new() -> TestDoc {
+        TestDoc::default()
+    }
+
+    /// With this scope.
+    pub fn scope(mut self, scope: Scope) -> TestDoc {
+        self.scope = scope;
+        self
+    }
+
+    /// Init fails with `"init failed for TOPIC"` unless the join params have `"ok": true`
+    /// (then the state is `{"ok": true}`).
+    pub fn failing_init(mut self) -> TestDoc {
+        self.failing_init = true;
+        self
+    }
+
+    /// The event `boom` sets `/half_done` and then panics (to show the rollback).
+    pub fn panic_on_boom(mut self) -> TestDoc {
+        self.panic_on_boom = true;
+        self
+    }
+
+    /// The event `sleep` `{"ms": N}` sets `/slept` and waits N ms before returning.
+    pub fn sleep_event(mut self) -> TestDoc {
+        self.sleep_event = true;
+        self
+    }
+}
+
+impl Channel for TestDoc {
     type State = Doc;
+
     fn scope(&self) -> Scope {
-        Scope::Connection
+        self.scope
     }
+
     async fn init(
         &self,
         topic: &str,
         params: &Value,
         ctx: &JoinContext,
     ) -> Result<Doc, ChannelError> {
+        if self.failing_init {
+            return if params["ok"] == json!(true) {
+                Ok(Doc::new(json!({"ok": true})))
+            } else {
+                Err(ChannelError::refused(format!("init failed for {topic}")))
+            };
+        }
         DocChannel::default().init(topic, params, ctx).await
     }
+
     async fn handle_event(
         &self,
         event: &str,
@@ -53,69 +101,23 @@ impl Channel for ConnectionDoc {
         state: &mut Doc,
         ctx: &EventContext,
     ) -> Result<Reply, ChannelError> {
-        DocChannel::default()
-            .handle_event(event, payload, state, ctx)
-            .await
-    }
-}
-
-/// Init fails unless the params say `"ok": true`.
-pub struct FailingInit;
-
-impl Channel for FailingInit {
-    type State = Doc;
-    async fn init(
-        &self,
-        topic: &str,
-        params: &Value,
-        _ctx: &JoinContext,
-    ) -> Result<Doc, ChannelError> {
-        if params["ok"] == json!(true) {
-            Ok(Doc::new(json!({"ok": true})))
-        } else {
-            Err(ChannelError::refused(format!("init failed for {topic}")))
+        match event {
+            "boom" if self.panic_on_boom => {
+                state.set("/half_done", true)?;
+                panic!("boom, on purpose");
+            }
+            "sleep" if self.sleep_event => {
+                let ms = payload["ms"].as_u64().unwrap_or(100);
+                state.set("/slept", ms)?;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(Reply::none())
+            }
+            _ => {
+                DocChannel::default()
+                    .handle_event(event, payload, state, ctx)
+                    .await
+            }
         }
-    }
-    async fn handle_event(
-        &self,
-        event: &str,
-        payload: Value,
-        state: &mut Doc,
-        ctx: &EventContext,
-    ) -> Result<Reply, ChannelError> {
-        DocChannel::default()
-            .handle_event(event, payload, state, ctx)
-            .await
-    }
-}
-
-/// A doc whose handler panics on `boom` (after changing the state, to show the rollback).
-pub struct Panicking;
-
-impl Channel for Panicking {
-    type State = Doc;
-    async fn init(
-        &self,
-        topic: &str,
-        params: &Value,
-        ctx: &JoinContext,
-    ) -> Result<Doc, ChannelError> {
-        DocChannel::default().init(topic, params, ctx).await
-    }
-    async fn handle_event(
-        &self,
-        event: &str,
-        payload: Value,
-        state: &mut Doc,
-        ctx: &EventContext,
-    ) -> Result<Reply, ChannelError> {
-        if event == "boom" {
-            state.set("/half_done", true)?;
-            panic!("boom, on purpose");
-        }
-        DocChannel::default()
-            .handle_event(event, payload, state, ctx)
-            .await
     }
 }
 
@@ -196,37 +198,5 @@ impl Channel for Authorized {
             "whoami" => Ok(Reply::event("you_are", json!({"user": ctx.get("user")}))),
             other => Err(ChannelError::unknown_event(other)),
         }
-    }
-}
-
-/// A doc whose `sleep` event waits before returning.
-pub struct Slow;
-
-impl Channel for Slow {
-    type State = Doc;
-    async fn init(
-        &self,
-        topic: &str,
-        params: &Value,
-        ctx: &JoinContext,
-    ) -> Result<Doc, ChannelError> {
-        DocChannel::default().init(topic, params, ctx).await
-    }
-    async fn handle_event(
-        &self,
-        event: &str,
-        payload: Value,
-        state: &mut Doc,
-        ctx: &EventContext,
-    ) -> Result<Reply, ChannelError> {
-        if event == "sleep" {
-            let ms = payload["ms"].as_u64().unwrap_or(100);
-            state.set("/slept", ms)?;
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            return Ok(Reply::none());
-        }
-        DocChannel::default()
-            .handle_event(event, payload, state, ctx)
-            .await
     }
 }
