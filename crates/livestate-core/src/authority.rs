@@ -25,11 +25,13 @@
 //! `state:change` brings it to the current version. See [`crate::outbox`].
 
 use crate::backplane::{BackplaneError, Commit, Lease};
-use crate::channel::{Channel, EventContext, JoinContext, LiveState, Scope};
+use crate::channel::{Channel, ChannelError, EventContext, JoinContext, MessageContext, Scope};
 use crate::hub::Hub;
 use crate::outbox::{Outbox, Pushed, Slot};
+use crate::state::{LiveState, StateError, Tracked};
 use futures_util::FutureExt;
 use indexmap::IndexMap;
+use livestate_protocol::PatchOp;
 use livestate_protocol::livestate::{Ack, ErrorPush, Reason, StateChange, StatePatch};
 use livestate_protocol::{Status, Text, event, frame};
 use serde_json::Value;
@@ -48,6 +50,13 @@ pub(crate) enum Command {
     Leave { sub: SubId },
     Event(EventRequest),
     Refresh { sub: SubId },
+    Message(MessageRequest),
+}
+
+pub(crate) struct MessageRequest {
+    pub(crate) message: Value,
+    /// Answered with the wire version of the commit, or why the message was refused.
+    pub(crate) done: oneshot::Sender<Result<u64, ChannelError>>,
 }
 
 pub(crate) struct JoinRequest {
@@ -148,7 +157,7 @@ struct KeyAuthority<C: Channel> {
     scope: Scope,
     channel: Arc<C>,
     /// `None` until an `init` succeeds (or a snapshot was restored).
-    state: Option<C::State>,
+    state: Option<Tracked<C::State>>,
     /// Why the last `init` failed, for events that arrive while there is no state.
     init_error: Option<String>,
     /// The internal version: consecutive, never wraps.
@@ -225,7 +234,7 @@ impl<C: Channel> KeyAuthority<C> {
             Ok(acquired) => {
                 self.lease = Some(acquired.lease);
                 if let Some(snapshot) = acquired.snapshot {
-                    match C::State::restore(snapshot.state) {
+                    match C::State::restore(snapshot.state).and_then(Tracked::new) {
                         Ok(state) => {
                             self.state = Some(state);
                             self.version = snapshot.version;
@@ -249,6 +258,7 @@ impl<C: Channel> KeyAuthority<C> {
             Command::Leave { sub } => self.remove(sub),
             Command::Event(req) => return self.on_event(req).await,
             Command::Refresh { sub } => self.refresh(sub),
+            Command::Message(req) => return self.on_message(req).await,
         }
         None
     }
@@ -301,7 +311,7 @@ impl<C: Channel> KeyAuthority<C> {
             &self.topic,
             event::STATE_CHANGE,
             &StateChange {
-                state: state.json(),
+                state: &*state.json(),
                 version: self.wire_version(),
             },
         );
@@ -383,12 +393,16 @@ impl<C: Channel> KeyAuthority<C> {
         let _ = joined.send(true);
     }
 
-    async fn init(&mut self, params: &Value, ctx: &JoinContext) -> Result<C::State, String> {
+    async fn init(
+        &mut self,
+        params: &Value,
+        ctx: &JoinContext,
+    ) -> Result<Tracked<C::State>, String> {
         let timeout = self.hub.limits().handler_timeout;
         let channel = self.channel.clone();
         let run = AssertUnwindSafe(channel.init(&self.topic, params, ctx)).catch_unwind();
         match tokio::time::timeout(timeout, run).await {
-            Ok(Ok(Ok(state))) => Ok(state),
+            Ok(Ok(Ok(state))) => Tracked::new(state).map_err(|e| e.to_string()),
             Ok(Ok(Err(e))) => Err(e.to_string()),
             Ok(Err(_panic)) => {
                 tracing::error!(topic = %self.topic, "init panicked");
@@ -473,25 +487,25 @@ impl<C: Channel> KeyAuthority<C> {
         }
         let timeout = self.hub.limits().handler_timeout;
         let channel = self.channel.clone();
-        let state = self.state.as_mut()?;
-        let run =
-            AssertUnwindSafe(channel.handle_event(&name, payload, state, &ctx)).catch_unwind();
+        let tracked = self.state.as_mut()?;
+        let run = AssertUnwindSafe(channel.handle_event(&name, payload, &mut tracked.state, &ctx))
+            .catch_unwind();
         let outcome = tokio::time::timeout(timeout, run).await;
         let reply = match outcome {
             Ok(Ok(Ok(reply))) => reply,
             Ok(Ok(Err(e))) => {
-                state.rollback();
+                tracked.rollback();
                 self.refuse(reply_to, &e.to_string());
                 return None;
             }
             Ok(Err(_panic)) => {
-                state.rollback();
+                tracked.rollback();
                 tracing::error!(topic = %self.topic, event = %name, "handler panicked");
                 self.fail(sub, &format!("handler for {name:?} failed"));
                 return None;
             }
             Err(_) => {
-                state.rollback();
+                tracked.rollback();
                 self.refuse(
                     reply_to,
                     &format!("handler for {name:?} timed out after {timeout:?}"),
@@ -499,28 +513,14 @@ impl<C: Channel> KeyAuthority<C> {
                 return None;
             }
         };
-        let patch = state.take_changes();
-        let version = self.version + 1;
-        if let Some(lease) = &self.lease {
-            let commit = Commit {
-                version,
-                patch: &patch,
-                state: state.json(),
-            };
-            match self.hub.inner.backplane.commit(lease, commit).await {
-                Ok(()) => {}
-                Err(e) => {
-                    state.rollback();
-                    self.refuse(reply_to, &e.to_string());
-                    if let BackplaneError::Fenced { .. } = e {
-                        return Some(Exit::LeaseLost);
-                    }
-                    return None;
-                }
+        let patch = match self.commit().await {
+            Ok(patch) => patch,
+            Err(e) => {
+                let lost = e.lost_lease();
+                self.refuse(reply_to, &e.to_string());
+                return lost.then_some(Exit::LeaseLost);
             }
-        }
-        state.settle();
-        self.version = version;
+        };
         for (event_name, payload) in &reply.events {
             outbox.try_push(frame::push(
                 Some(&join_ref),
@@ -529,18 +529,123 @@ impl<C: Channel> KeyAuthority<C> {
                 payload,
             ));
         }
+        let wire = self.deliver(&patch);
+        self.reply(reply_to, Status::Ok, &Ack { version: wire });
+        None
+    }
+
+    /// A message from Rust code: init the key if it has no state yet (with empty params),
+    /// run `handle_message`, commit and deliver.
+    async fn on_message(&mut self, req: MessageRequest) -> Option<Exit> {
+        let MessageRequest { message, done } = req;
+        if let Some(reason) = &self.unavailable {
+            let _ = done.send(Err(ChannelError::refused(reason.clone())));
+            return None;
+        }
+        if self.state.is_none() {
+            let ctx = JoinContext {
+                topic: self.topic.to_string(),
+                ..JoinContext::default()
+            };
+            match self.init(&Value::Object(Default::default()), &ctx).await {
+                Ok(state) => {
+                    self.state = Some(state);
+                    self.init_error = None;
+                    self.send_state_to_waiting();
+                }
+                Err(e) => {
+                    let _ = done.send(Err(ChannelError::refused(format!("init failed: {e}"))));
+                    return None;
+                }
+            }
+        }
+        let timeout = self.hub.limits().handler_timeout;
+        let channel = self.channel.clone();
+        let ctx = MessageContext {
+            topic: self.topic.to_string(),
+        };
+        let tracked = self.state.as_mut()?;
+        let run = AssertUnwindSafe(channel.handle_message(message, &mut tracked.state, &ctx))
+            .catch_unwind();
+        let refusal = match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(e))) => Some(e),
+            Ok(Err(_panic)) => {
+                tracing::error!(topic = %self.topic, "message handler panicked");
+                Some(ChannelError::refused("the message handler failed"))
+            }
+            Err(_) => Some(ChannelError::refused(format!(
+                "the message handler timed out after {timeout:?}"
+            ))),
+        };
+        if let Some(e) = refusal {
+            tracked.rollback();
+            let _ = done.send(Err(e));
+            return None;
+        }
+        match self.commit().await {
+            Ok(patch) => {
+                let wire = self.deliver(&patch);
+                let _ = done.send(Ok(wire));
+                None
+            }
+            Err(e) => {
+                let lost = e.lost_lease();
+                let _ = done.send(Err(ChannelError::refused(e.to_string())));
+                lost.then_some(Exit::LeaseLost)
+            }
+        }
+    }
+
+    /// Commit what the handler changed: take its patch, write it to the backplane under
+    /// the lease, settle it, and move the version on. On failure the change is rolled back.
+    async fn commit(&mut self) -> Result<Vec<PatchOp>, CommitError> {
+        let Some(tracked) = self.state.as_mut() else {
+            return Err(CommitError::State(StateError(
+                "the key has no state".into(),
+            )));
+        };
+        let patch = match tracked.take_changes() {
+            Ok(patch) => patch,
+            Err(e) => {
+                tracked.rollback();
+                return Err(CommitError::State(e));
+            }
+        };
+        let version = self.version + 1;
+        if let Some(lease) = &self.lease {
+            let committed = {
+                let state = tracked.json();
+                let commit = Commit {
+                    version,
+                    patch: &patch,
+                    state: &state,
+                };
+                self.hub.inner.backplane.commit(lease, commit).await
+            };
+            if let Err(e) = committed {
+                tracked.rollback();
+                return Err(CommitError::Backplane(e));
+            }
+        }
+        tracked.settle();
+        self.version = version;
+        Ok(patch)
+    }
+
+    /// Send a committed patch to every subscriber, encoded once; returns its wire version.
+    fn deliver(&mut self, patch: &[PatchOp]) -> u64 {
         let wire = self.wire_version();
         let patch_frame = frame::broadcast(
             &self.topic,
             event::STATE_PATCH,
             &StatePatch {
-                patch: &patch,
+                patch,
                 version: wire,
             },
         );
         self.fan_out(&patch_frame);
-        self.reply(reply_to, Status::Ok, &Ack { version: wire });
-        None
+        wire
     }
 
     /// Queue `frame` to every subscriber that has the state and is not lagging.
@@ -623,6 +728,21 @@ impl<C: Channel> KeyAuthority<C> {
             let _ = s.ended.send(sub);
         }
         self.remove(sub);
+    }
+}
+
+/// Why a change was not committed (it was rolled back).
+#[derive(Debug, thiserror::Error)]
+enum CommitError {
+    #[error(transparent)]
+    State(StateError),
+    #[error(transparent)]
+    Backplane(BackplaneError),
+}
+
+impl CommitError {
+    fn lost_lease(&self) -> bool {
+        matches!(self, CommitError::Backplane(BackplaneError::Fenced { .. }))
     }
 }
 

@@ -32,9 +32,9 @@
 //! }
 //! ```
 
-use crate::doc::{Doc, OpError, PatchError};
+use crate::doc::{OpError, PatchError};
 use crate::pointer::PointerError;
-use livestate_protocol::PatchOp;
+pub use crate::state::LiveState;
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -55,52 +55,14 @@ pub enum Scope {
     Connection,
 }
 
-/// What a key authority needs of a channel's state.
-///
-/// A change goes: the handler mutates the state; [`take_changes`](LiveState::take_changes)
-/// gives its patch; the authority commits it to the backplane; then
-/// [`settle`](LiveState::settle) (committed) or [`rollback`](LiveState::rollback) (refused,
-/// failed, or not committed) ends it.
-///
-/// [`Doc`] implements it with explicit operations, so a change costs what changed.
-pub trait LiveState: Send + Sized + 'static {
-    /// The state as JSON, including changes not yet settled.
-    fn json(&self) -> &Value;
-    /// The patch from the last settled state to now (and forget it: the next call returns
-    /// only later changes). The changes stay undoable until `settle` or `rollback`.
-    fn take_changes(&mut self) -> Vec<PatchOp>;
-    /// Make the current state the settled one.
-    fn settle(&mut self);
-    /// Go back to the last settled state.
-    fn rollback(&mut self);
-    /// Rebuild a state from JSON (a snapshot kept by the backplane).
-    fn restore(value: Value) -> Result<Self, String>;
-}
-
-impl LiveState for Doc {
-    fn json(&self) -> &Value {
-        self.value()
-    }
-    fn take_changes(&mut self) -> Vec<PatchOp> {
-        Doc::take_changes(self)
-    }
-    fn settle(&mut self) {
-        Doc::settle(self)
-    }
-    fn rollback(&mut self) {
-        Doc::rollback(self)
-    }
-    fn restore(value: Value) -> Result<Doc, String> {
-        Ok(Doc::new(value))
-    }
-}
-
 /// A channel: the code behind a topic pattern.
 ///
 /// Every method has `&self`: a channel value is shared by all its topics and keys. Keep
 /// per-key data in the state, per-socket data in the assigns.
 pub trait Channel: Send + Sync + 'static {
-    /// The state of one key.
+    /// The state of one key: a [`Doc`](crate::Doc) (explicit operations, patches that
+    /// cost what changed), or any `Serialize + Deserialize` type (diffed after each change).
+    /// See [`crate::state`].
     type State: LiveState;
 
     /// Whether joiners share one state ([`Scope::Shared`], the default) or get one each.
@@ -145,6 +107,26 @@ pub trait Channel: Send + Sync + 'static {
         state: &mut Self::State,
         ctx: &EventContext,
     ) -> impl Future<Output = Result<Reply, ChannelError>> + Send;
+
+    /// Handle a message sent to this key by Rust code ([`Hub::send`](crate::Hub::send)), the
+    /// PubSub case: a background job or a controller changing what every joiner sees.
+    /// Change `state` in place; every joiner gets the patch. The default ignores messages.
+    fn handle_message(
+        &self,
+        message: Value,
+        state: &mut Self::State,
+        ctx: &MessageContext,
+    ) -> impl Future<Output = Result<(), ChannelError>> + Send {
+        let _ = (message, state, ctx);
+        async { Ok(()) }
+    }
+}
+
+/// What a message handler can see.
+#[derive(Debug, Clone, Default)]
+pub struct MessageContext {
+    /// The topic of the key.
+    pub topic: String,
 }
 
 /// What a join's callbacks can see and set.
@@ -240,6 +222,9 @@ pub enum ChannelError {
     /// An RFC 6902 patch failed.
     #[error(transparent)]
     Patch(#[from] PatchError),
+    /// The state could not be turned into JSON (or back).
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 impl ChannelError {

@@ -421,15 +421,7 @@ impl Doc {
     /// values (json-patch's `diff`), which costs as much as both documents: prefer the
     /// explicit operations for large states.
     pub fn replace_all(&mut self, value: Value) {
-        let diff = json_patch::diff(&self.value, &value);
-        let ops: Vec<PatchOp> = serde_json::to_value(&diff)
-            .and_then(serde_json::from_value)
-            .unwrap_or_else(|_| {
-                vec![PatchOp::Replace {
-                    path: String::new(),
-                    value: value.clone(),
-                }]
-            });
+        let ops = crate::state::diff(&self.value, &value);
         let old = std::mem::replace(&mut self.value, value);
         self.undo.push(Undo::RestoreRoot(old));
         self.journal.extend(ops);

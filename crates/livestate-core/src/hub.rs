@@ -3,7 +3,7 @@
 //! The hub is a cheap clonable handle. The transport asks it for a [`Session`] per socket;
 //! sessions ask it for the authority of a key when a client joins.
 
-use crate::authority::{self, KeyHandle};
+use crate::authority::{self, Command, KeyHandle, MessageRequest};
 use crate::backplane::{Backplane, MemoryBackplane};
 use crate::channel::{Assigns, Channel, ChannelError, JoinContext, Scope};
 use crate::outbox::Outbox;
@@ -16,7 +16,34 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+
+/// Why a call of the server API failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// No channel serves the topic.
+    #[error("no channel serves {0:?}")]
+    NoRoute(String),
+    /// The topic's channel keeps one state per connection: there is no key to address.
+    #[error("{0:?} has one state per connection, not a shared key")]
+    NotShared(String),
+    /// The key's authority could not be reached (it kept stopping, or the node is
+    /// shutting down).
+    #[error("the key {0:?} is unavailable; try again")]
+    Unavailable(String),
+    /// The channel refused.
+    #[error(transparent)]
+    Refused(#[from] ChannelError),
+}
+
+/// How often a request retries when it meets an authority that is stopping.
+pub(crate) const ATTEMPTS: u32 = 50;
+
+/// Wait before attempt `n + 1` of a request whose authority was stopping.
+pub(crate) async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)))).await;
+}
 
 /// Limits and timings of a node. Every queue is bounded by one of these.
 #[derive(Debug, Clone)]
@@ -197,6 +224,43 @@ impl Hub {
     /// How many shared keys have a live authority.
     pub fn live_keys(&self) -> usize {
         self.inner.lock_keys().len()
+    }
+
+    /// Send `message` to the shared key `topic`: its channel's `handle_message` runs on the
+    /// key's authority (after `init`, with empty params, if the key had no state), and
+    /// every joiner gets the resulting patch. Returns the wire version of the change.
+    ///
+    /// ```
+    /// # use livestate_core::{Hub, DocChannel};
+    /// # async fn demo(hub: Hub) -> Result<(), livestate_core::hub::ApiError> {
+    /// let version = hub.send("chat:lobby", serde_json::json!({"text": "hello"})).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(&self, topic: &str, message: Value) -> Result<u64, ApiError> {
+        let channel = self
+            .route(topic)
+            .ok_or_else(|| ApiError::NoRoute(topic.to_owned()))?;
+        if channel.scope() != Scope::Shared {
+            return Err(ApiError::NotShared(topic.to_owned()));
+        }
+        for attempt in 0..ATTEMPTS {
+            if self.is_shutting_down() {
+                break;
+            }
+            let key = self.key(topic, &channel);
+            let (done, answer) = oneshot::channel();
+            let request = MessageRequest {
+                message: message.clone(),
+                done,
+            };
+            if key.send(Command::Message(request)).await.is_ok() {
+                if let Ok(result) = answer.await {
+                    return result.map_err(ApiError::from);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(ApiError::Unavailable(topic.to_owned()))
     }
 
     pub(crate) fn next_id(&self) -> u64 {

@@ -13,12 +13,15 @@
 //!
 //! Modules:
 //! - [`doc`]: [`Doc`], a JSON document whose explicit operations produce their patch.
+//! - [`state`]: [`LiveState`], what a channel's state can be: a `Doc` or any serde type.
 //! - [`mod@pointer`]: RFC 6901 JSON Pointers.
 //! - [`channel`]: the [`Channel`] trait applications implement, with its contexts and errors.
 //! - [`doc_channel`]: [`DocChannel`], the built-in channel for `doc:` topics.
 //! - [`hub`]: [`Hub`], a node's routes, live keys and limits.
 //! - [`session`]: [`Session`], one socket's side of Phoenix Channels V2.
 //! - [`outbox`]: [`Outbox`], a socket's bounded queue of frames, and what lagging means.
+//! - [`testing`]: [`testing::TestChannel`], in-process test helpers for applications.
+//! - [`token`]: signed tokens with an expiry (as `Phoenix.Token`).
 //! - [`backplane`]: the [`Backplane`] trait (leases, commits) and [`MemoryBackplane`].
 //! - `authority` (private): the key authority task.
 
@@ -31,13 +34,17 @@ pub mod hub;
 pub mod outbox;
 pub mod pointer;
 pub mod session;
+pub mod state;
+pub mod testing;
+pub mod token;
 
 pub use backplane::{Backplane, MemoryBackplane};
 pub use channel::{
-    Assigns, Channel, ChannelError, EventContext, JoinContext, LiveState, Reply, Scope,
+    Assigns, Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Scope,
 };
 pub use doc::Doc;
 pub use doc_channel::DocChannel;
 pub use hub::{Hub, HubBuilder, Limits};
 pub use outbox::{Outbox, OutboxReceiver};
 pub use session::{Close, Session};
+pub use state::{LiveState, Tracked};

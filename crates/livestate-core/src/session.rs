@@ -26,12 +26,11 @@
 
 use crate::authority::{Command, EventRequest, JoinRequest, KeyHandle, SubId};
 use crate::channel::{Assigns, JoinContext, Scope};
-use crate::hub::Hub;
+use crate::hub::{self, Hub};
 use crate::outbox::Outbox;
 use livestate_protocol::{Message, Text, close, event, frame};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// How a session asks its transport to close the socket.
@@ -75,9 +74,6 @@ struct Joined {
     sub: SubId,
     key: KeyHandle,
 }
-
-/// How often a join retries when it meets an authority that is stopping.
-const JOIN_ATTEMPTS: u32 = 50;
 
 impl Session {
     pub(crate) fn new(hub: Hub, outbox: Outbox, socket: Arc<Assigns>) -> Session {
@@ -256,7 +252,7 @@ impl Session {
             self.send(refuse(&e.to_string())).await;
             return Ok(());
         }
-        for attempt in 0..JOIN_ATTEMPTS {
+        for attempt in 0..hub::ATTEMPTS {
             let key = match channel.scope() {
                 Scope::Shared => self.hub.key(&topic, &channel),
                 Scope::Connection => {
@@ -290,7 +286,7 @@ impl Session {
                 }
             }
             // The authority was stopping (its key expired just now): let it finish, retry.
-            tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)))).await;
+            hub::backoff(attempt).await;
         }
         self.send(refuse("the key is unavailable; try again")).await;
         Ok(())

@@ -1,6 +1,6 @@
 //! The command line shared by `livestate` and the test server: `serve` and its flags.
 
-use crate::{ServerConfig, demo_router, serve_with};
+use crate::{Endpoint, ServerConfig, demo_router, serve};
 use anyhow::Context;
 use livestate_core::{HubBuilder, Limits};
 use std::net::SocketAddr;
@@ -88,7 +88,7 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
         read_buffer_size: args.read_buffer_size,
         ..ServerConfig::default()
     };
-    let hub = hub.limits(limits).build();
+    let endpoint = Endpoint::from_hub(hub.limits(limits).build(), config);
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
@@ -97,12 +97,11 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
         "livestate listening on http://{addr} (WebSocket: ws://{addr}/socket/websocket?vsn=2.0.0)"
     );
     println!("livestate listening on {addr}");
-    let extra = if args.no_demo {
-        axum::Router::new()
-    } else {
-        demo_router()
-    };
-    serve_with(listener, hub, config, extra, shutdown_signal()).await?;
+    let mut app = endpoint.router();
+    if !args.no_demo {
+        app = app.merge(demo_router());
+    }
+    serve(listener, app, &endpoint, shutdown_signal()).await?;
     tracing::info!("livestate stopped");
     Ok(())
 }

@@ -1,25 +1,18 @@
-//! livestate's HTTP side: the axum router with the WebSocket endpoint, and [`serve`],
-//! which runs it until a shutdown signal and then closes every socket with 1001.
+//! livestate's HTTP side: an [`Endpoint`] (the WebSocket, `/health`, `/livestate.js`) to
+//! nest into an axum application, and [`serve`], which runs an application until a
+//! shutdown signal and then closes every socket with 1001.
 //!
-//! ```no_run
-//! use livestate_core::{DocChannel, Hub};
-//! use livestate_server::{ServerConfig, router, serve};
-//!
-//! # async fn run() -> std::io::Result<()> {
-//! let hub = Hub::builder().channel("doc:*", DocChannel::default()).build();
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:4000").await?;
-//! serve(listener, hub, ServerConfig::default(), async {
-//!     let _ = tokio::signal::ctrl_c().await;
-//! }).await
-//! # }
-//! ```
+//! See [`endpoint`] for mounting livestate into an existing app, with a `connect` callback
+//! and CORS.
 //!
 //! Modules:
+//! - [`endpoint`]: [`Endpoint`] and its builder, [`ConnectInfo`], [`ConnectRefused`].
 //! - [`cli`]: the `serve` command line, shared by the binaries.
 //! - `ws`: the WebSocket transport (read loop, batched write loop, close codes).
 //! - `params`: connect params from the query string.
 
 pub mod cli;
+pub mod endpoint;
 mod params;
 mod ws;
 
@@ -27,12 +20,10 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use livestate_core::Hub;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::task::TaskTracker;
 
+pub use endpoint::{ConnectInfo, ConnectRefused, Endpoint, EndpointBuilder};
 pub use ws::{SUBPROTOCOL, VSN};
 
 /// The transport's limits and timings.
@@ -65,17 +56,9 @@ impl Default for ServerConfig {
             read_buffer_size: 4 << 10,
             write_buffer_size: 4 << 10,
             max_write_buffer_size: 4 << 20,
-            shutdown_grace: Duration::from_secs(5),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
-}
-
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub(crate) hub: Hub,
-    pub(crate) config: Arc<ServerConfig>,
-    /// Every open socket holds a token of this tracker, so shutdown can wait for them.
-    pub(crate) sockets: TaskTracker,
 }
 
 /// The browser client: `phoenix` and `phx-live-state` bundled with esbuild (built by
@@ -85,30 +68,11 @@ pub const LIVESTATE_JS: &str = include_str!("../assets/livestate.js");
 /// The demo page the binary serves at `/`.
 pub const DEMO_HTML: &str = include_str!("../assets/index.html");
 
-/// A router serving `GET /health`, `GET /livestate.js` and the WebSocket at
-/// `/socket/websocket`.
-pub fn router(hub: Hub, config: ServerConfig) -> Router {
-    router_with_tracker(hub, config, TaskTracker::new())
-}
-
-fn router_with_tracker(hub: Hub, config: ServerConfig, sockets: TaskTracker) -> Router {
-    let state = AppState {
-        hub,
-        config: Arc::new(config),
-        sockets,
-    };
-    Router::new()
-        .route("/health", get(health))
-        .route("/livestate.js", get(livestate_js))
-        .route("/socket/websocket", get(ws::handler))
-        .with_state(state)
-}
-
-async fn health() -> &'static str {
+pub(crate) async fn health() -> &'static str {
     "ok\n"
 }
 
-async fn livestate_js() -> impl IntoResponse {
+pub(crate) async fn livestate_js() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
@@ -118,7 +82,7 @@ async fn livestate_js() -> impl IntoResponse {
     )
 }
 
-/// A router serving the demo page at `/` (merge it into [`router`]'s).
+/// A router serving the demo page at `/` (merge it beside an [`Endpoint`]'s router).
 pub fn demo_router() -> Router {
     Router::new()
         .route(
@@ -139,43 +103,33 @@ pub fn demo_router() -> Router {
         )
 }
 
-/// Serve until `signal` completes; then refuse new joins, close every socket with 1001
-/// (so clients reconnect elsewhere), and return once they are closed (or after
-/// [`ServerConfig::shutdown_grace`]).
+/// Serve `app` (which nests `endpoint`'s router somewhere) until `signal` completes; then
+/// refuse new joins, close every socket with 1001 (so clients reconnect elsewhere), and
+/// return once they are closed (or after [`ServerConfig::shutdown_grace`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    hub: Hub,
-    config: ServerConfig,
+    app: Router,
+    endpoint: &Endpoint,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, hub, config, Router::new(), signal).await
-}
-
-/// [`serve`], with `extra` routes merged beside livestate's (the binary adds its demo page).
-pub async fn serve_with(
-    listener: tokio::net::TcpListener,
-    hub: Hub,
-    config: ServerConfig,
-    extra: Router,
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let grace = config.shutdown_grace;
-    let sockets = TaskTracker::new();
-    let app = router_with_tracker(hub.clone(), config, sockets.clone()).merge(extra);
-    let stopping = hub.clone();
+    let stopping = endpoint.clone();
+    let grace = endpoint.grace();
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<usize>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             signal.await;
             tracing::info!("shutting down: closing every socket with 1001");
-            stopping.shutdown();
+            let open = stopping.shutdown(grace).await;
+            let _ = stopped_tx.send(open);
         })
         .await?;
-    sockets.close();
-    if tokio::time::timeout(grace, sockets.wait()).await.is_err() {
-        tracing::warn!(
-            "{} sockets still open after {grace:?}; exiting anyway",
-            sockets.len()
-        );
+    if let Ok(open) = stopped_rx.await {
+        if open > 0 {
+            tracing::warn!("{open} sockets still open after {grace:?}; exiting anyway");
+        }
     }
     Ok(())
 }
+
+/// How long [`serve`] waits for sockets at shutdown when nothing else is configured.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -9,13 +9,15 @@
 //! the idle timeout with 4001, shutdown with 1001, and a client that does not read what it
 //! is sent within the write timeout is dropped (4008 when a close frame still gets through).
 
-use crate::AppState;
+use crate::endpoint::{AppState, ConnectInfo};
 use crate::params;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use livestate_core::session::Close;
@@ -33,9 +35,13 @@ pub const SUBPROTOCOL: &str = "phoenix";
 /// Most frames one flush carries.
 const BATCH: usize = 256;
 
+/// The prefix of the sub-protocol phoenix.js 1.8 carries its `authToken` in.
+const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
+
 pub(crate) async fn handler(
     State(app): State<AppState>,
     Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match query
@@ -59,14 +65,41 @@ pub(crate) async fn handler(
                 .into_response();
         }
     }
+    if app.hub.is_shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n").into_response();
+    }
+    if let Some(allowed) = &app.origins {
+        let origin = headers.get(axum::http::header::ORIGIN);
+        if !origin.is_some_and(|o| allowed.contains(o)) {
+            let shown = origin.and_then(|o| o.to_str().ok()).unwrap_or("(none)");
+            return (
+                StatusCode::FORBIDDEN,
+                format!("origin {shown} is not allowed\n"),
+            )
+                .into_response();
+        }
+    }
+    let params = params::nest(&query);
+    let assigns = match &app.connect {
+        None => params,
+        Some(connect) => {
+            let info = ConnectInfo {
+                params,
+                auth_token: auth_token(&headers),
+                headers,
+            };
+            match connect(info).await {
+                Ok(assigns) => assigns,
+                Err(refused) => {
+                    return (StatusCode::FORBIDDEN, format!("{}\n", refused.0)).into_response();
+                }
+            }
+        }
+    };
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    if app.hub.is_shutting_down() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n").into_response();
-    }
-    let _params = params::nest(&query);
     let config = app.config.clone();
     let sockets = app.sockets.token();
     upgrade
@@ -77,9 +110,29 @@ pub(crate) async fn handler(
         .max_message_size(config.max_frame_size)
         .max_frame_size(config.max_frame_size)
         .on_upgrade(move |ws| async move {
-            run(ws, app, Assigns::new()).await;
+            run(ws, app, assigns).await;
             drop(sockets);
         })
+}
+
+/// The token phoenix.js sends as the sub-protocol `base64url.bearer.phx.<token>` (its
+/// encoding is base64 without padding, in either alphabet).
+fn auth_token(headers: &HeaderMap) -> Option<String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(AUTH_TOKEN_PREFIX).map(str::to_owned))
+        .and_then(|encoded| {
+            let encoded = encoded.trim_end_matches('=');
+            STANDARD_NO_PAD
+                .decode(encoded)
+                .or_else(|_| URL_SAFE_NO_PAD.decode(encoded))
+                .ok()
+        })
+        .and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 async fn run(ws: WebSocket, app: AppState, assigns: Assigns) {

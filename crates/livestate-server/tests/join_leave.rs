@@ -290,17 +290,6 @@ async fn a_socket_without_frames_is_closed_after_the_idle_timeout() -> Result<()
 
 /// A plain HTTP GET; returns the status and body.
 async fn http_get(server: &TestServer, path: &str) -> Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    Ok((status, body))
+    let r = livestate_testkit::http::get(server.addr, path).await?;
+    Ok((r.status, r.body))
 }

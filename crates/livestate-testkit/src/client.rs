@@ -50,11 +50,21 @@ impl Client {
 
     /// Connect, offering these sub-protocols.
     pub async fn connect_with_protocols(url: &str, protocols: &[&str]) -> Result<Client> {
+        if protocols.is_empty() {
+            return Client::connect_with_headers(url, &[]).await;
+        }
+        let offered = protocols.join(", ");
+        Client::connect_with_headers(url, &[("sec-websocket-protocol", &offered)]).await
+    }
+
+    /// Connect, adding these request headers (`Origin`, `Cookie`, ...).
+    pub async fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> Result<Client> {
         let mut request = url.into_client_request().context("building the request")?;
-        if !protocols.is_empty() {
-            request
-                .headers_mut()
-                .insert("sec-websocket-protocol", protocols.join(", ").parse()?);
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())?,
+                value.parse()?,
+            );
         }
         let (ws, response) = tokio_tungstenite::connect_async(request)
             .await

@@ -5,12 +5,14 @@
 //! Modules:
 //! - [`client`]: [`Client`], a raw V2 client with LiveState helpers, and [`LiveView`],
 //!   which keeps a topic's state the way phx-live-state does.
+//! - [`http`]: a small HTTP/1.1 client.
 //! - [`server`]: [`TestServer`] (in-process) and [`ServerProcess`] (a spawned binary).
 //! - [`channels`]: test channels (failing init, panicking handler, connection scope, ...)
 //!   and [`channels::test_hub`], the hub the test server binary serves.
 
 pub mod channels;
 pub mod client;
+pub mod http;
 pub mod server;
 
 pub use client::{Client, Frame, LiveView};

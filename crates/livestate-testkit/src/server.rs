@@ -4,7 +4,7 @@
 use crate::client::Client;
 use anyhow::{Context, Result, anyhow, bail};
 use livestate_core::Hub;
-use livestate_server::ServerConfig;
+use livestate_server::{Endpoint, ServerConfig};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -31,17 +31,31 @@ impl TestServer {
 
     /// Serve `hub` with `config`.
     pub async fn start_with(hub: Hub, config: ServerConfig) -> Result<TestServer> {
+        TestServer::start_endpoint(Endpoint::from_hub(hub, config)).await
+    }
+
+    /// Serve an endpoint (its router at the root).
+    pub async fn start_endpoint(endpoint: Endpoint) -> Result<TestServer> {
+        TestServer::start_app(endpoint, |router| router).await
+    }
+
+    /// Serve the application `app` builds around the endpoint's router (nesting it, adding
+    /// routes).
+    pub async fn start_app(
+        endpoint: Endpoint,
+        app: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(livestate_server::serve(
-            listener,
-            hub.clone(),
-            config,
-            async {
+        let hub = endpoint.hub().clone();
+        let app = app(endpoint.router());
+        let task = tokio::spawn(async move {
+            livestate_server::serve(listener, app, &endpoint, async {
                 let _ = stopped.await;
-            },
-        ));
+            })
+            .await
+        });
         Ok(TestServer {
             addr,
             hub,

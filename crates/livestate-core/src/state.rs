@@ -1,0 +1,286 @@
+//! What a channel's state can be: [`LiveState`].
+//!
+//! Two kinds of state are supported, and a channel picks one with its `State` type:
+//!
+//! - [`Doc`]: a JSON document changed through explicit operations (`set`, `remove`,
+//!   `append`, `increment`, ...). Each operation records its patch op, so a change costs
+//!   what changed, whatever the size of the state. Use it for large or hot states.
+//! - Any type with `Serialize` and `Deserialize` (your own struct, or `serde_json::Value`):
+//!   the handler changes it as it likes; afterwards it is serialized and diffed against the
+//!   last committed JSON (json-patch's `diff`), which costs as much as the state. Use it when
+//!   states are small and plain Rust is worth more than the cost.
+//!
+//! ```
+//! use livestate_core::state::{LiveState, Tracked};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Todos { items: Vec<String> }
+//!
+//! let mut tracked = Tracked::new(Todos { items: vec![] }).unwrap();
+//! tracked.state.items.push("milk".into());
+//! let patch = tracked.take_changes().unwrap();
+//! assert_eq!(serde_json::to_value(&patch).unwrap(),
+//!            serde_json::json!([{"op": "add", "path": "/items/0", "value": "milk"}]));
+//! tracked.settle();
+//! ```
+
+use crate::doc::Doc;
+use livestate_protocol::PatchOp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// A state that cannot be turned into JSON or back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StateError(pub String);
+
+/// What a key authority needs of a channel's state.
+///
+/// A change goes: the handler mutates the state; [`take_changes`](LiveState::take_changes)
+/// gives its patch; the authority commits it to the backplane; then
+/// [`settle`](LiveState::settle) (committed) or [`rollback`](LiveState::rollback) (refused,
+/// failed, or not committed) ends it. The authority keeps a [`Shadow`](LiveState::Shadow)
+/// beside the state for whatever computing the patch needs.
+pub trait LiveState: Send + Sized + 'static {
+    /// What is kept beside the state to compute patches.
+    type Shadow: Send + 'static;
+
+    /// Start tracking a state that was just built (by `init` or from a snapshot).
+    fn track(&self) -> Result<Self::Shadow, StateError>;
+
+    /// The state as JSON, changes taken by `take_changes` included.
+    fn json<'a>(&'a self, shadow: &'a Self::Shadow) -> Cow<'a, Value>;
+
+    /// The patch from the last taken or settled state to now. The changes stay undoable
+    /// until `settle` or `rollback`.
+    fn take_changes(&mut self, shadow: &mut Self::Shadow) -> Result<Vec<PatchOp>, StateError>;
+
+    /// Make the current state the settled one.
+    fn settle(&mut self, shadow: &mut Self::Shadow);
+
+    /// Go back to the last settled state.
+    fn rollback(&mut self, shadow: &mut Self::Shadow);
+
+    /// Rebuild a state from JSON (a snapshot kept by the backplane).
+    fn restore(value: Value) -> Result<Self, StateError>;
+}
+
+impl LiveState for Doc {
+    type Shadow = ();
+
+    fn track(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+    fn json<'a>(&'a self, _: &'a ()) -> Cow<'a, Value> {
+        Cow::Borrowed(self.value())
+    }
+    fn take_changes(&mut self, _: &mut ()) -> Result<Vec<PatchOp>, StateError> {
+        Ok(Doc::take_changes(self))
+    }
+    fn settle(&mut self, _: &mut ()) {
+        Doc::settle(self)
+    }
+    fn rollback(&mut self, _: &mut ()) {
+        Doc::rollback(self)
+    }
+    fn restore(value: Value) -> Result<Doc, StateError> {
+        Ok(Doc::new(value))
+    }
+}
+
+/// The shadow of a serde state: its JSON as last settled, and as last taken.
+#[derive(Debug)]
+pub struct JsonShadow {
+    settled: Value,
+    taken: Option<Value>,
+}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
+    type Shadow = JsonShadow;
+
+    fn track(&self) -> Result<JsonShadow, StateError> {
+        Ok(JsonShadow {
+            settled: encode(self)?,
+            taken: None,
+        })
+    }
+
+    fn json<'a>(&'a self, shadow: &'a JsonShadow) -> Cow<'a, Value> {
+        Cow::Borrowed(shadow.taken.as_ref().unwrap_or(&shadow.settled))
+    }
+
+    fn take_changes(&mut self, shadow: &mut JsonShadow) -> Result<Vec<PatchOp>, StateError> {
+        let now = encode(self)?;
+        let before = shadow.taken.as_ref().unwrap_or(&shadow.settled);
+        let patch = diff(before, &now);
+        shadow.taken = Some(now);
+        Ok(patch)
+    }
+
+    fn settle(&mut self, shadow: &mut JsonShadow) {
+        if let Some(taken) = shadow.taken.take() {
+            shadow.settled = taken;
+        }
+    }
+
+    fn rollback(&mut self, shadow: &mut JsonShadow) {
+        shadow.taken = None;
+        match serde_json::from_value(shadow.settled.clone()) {
+            Ok(restored) => *self = restored,
+            // The settled JSON came from this very type, so it decodes; if a hand-written
+            // Deserialize disagrees with its Serialize, keep the state rather than panic.
+            Err(e) => tracing::error!("cannot roll back a state: its JSON does not decode: {e}"),
+        }
+    }
+
+    fn restore(value: Value) -> Result<T, StateError> {
+        serde_json::from_value(value)
+            .map_err(|e| StateError(format!("the kept state does not decode: {e}")))
+    }
+}
+
+fn encode<T: Serialize>(state: &T) -> Result<Value, StateError> {
+    serde_json::to_value(state)
+        .map_err(|e| StateError(format!("the state cannot be encoded as JSON: {e}")))
+}
+
+/// The RFC 6902 patch from `before` to `after` (json-patch's structural diff).
+pub fn diff(before: &Value, after: &Value) -> Vec<PatchOp> {
+    let patch = json_patch::diff(before, after);
+    // json-patch's ops and ours are the same RFC 6902 JSON; converting through it cannot
+    // fail, but if it ever did, replacing the root is a correct patch too.
+    serde_json::to_value(&patch)
+        .and_then(serde_json::from_value)
+        .unwrap_or_else(|_| {
+            vec![PatchOp::Replace {
+                path: String::new(),
+                value: after.clone(),
+            }]
+        })
+}
+
+/// A state with its shadow: what a key authority holds.
+#[derive(Debug)]
+pub struct Tracked<S: LiveState> {
+    /// The state; handlers get `&mut` to it.
+    pub state: S,
+    shadow: S::Shadow,
+}
+
+impl<S: LiveState> Tracked<S> {
+    /// Start tracking `state`.
+    pub fn new(state: S) -> Result<Tracked<S>, StateError> {
+        let shadow = state.track()?;
+        Ok(Tracked { state, shadow })
+    }
+
+    /// See [`LiveState::json`].
+    pub fn json(&self) -> Cow<'_, Value> {
+        self.state.json(&self.shadow)
+    }
+
+    /// See [`LiveState::take_changes`].
+    pub fn take_changes(&mut self) -> Result<Vec<PatchOp>, StateError> {
+        self.state.take_changes(&mut self.shadow)
+    }
+
+    /// See [`LiveState::settle`].
+    pub fn settle(&mut self) {
+        self.state.settle(&mut self.shadow)
+    }
+
+    /// See [`LiveState::rollback`].
+    pub fn rollback(&mut self) {
+        self.state.rollback(&mut self.shadow)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Counter {
+        count: i64,
+        names: Vec<String>,
+    }
+
+    #[test]
+    fn typed_states_diff_against_the_last_taken_json() {
+        let mut t = Tracked::new(Counter {
+            count: 0,
+            names: vec![],
+        })
+        .unwrap();
+        t.state.count = 2;
+        let first = t.take_changes().unwrap();
+        t.state.names.push("ann".into());
+        let second = t.take_changes().unwrap();
+        assert_eq!(
+            serde_json::to_value(&first).unwrap(),
+            json!([{"op": "replace", "path": "/count", "value": 2}])
+        );
+        assert_eq!(
+            serde_json::to_value(&second).unwrap(),
+            json!([{"op": "add", "path": "/names/0", "value": "ann"}])
+        );
+        assert_eq!(t.json().into_owned(), json!({"count": 2, "names": ["ann"]}));
+    }
+
+    #[test]
+    fn typed_rollback_restores_the_settled_state() {
+        let mut t = Tracked::new(Counter {
+            count: 1,
+            names: vec!["a".into()],
+        })
+        .unwrap();
+        t.state.count = 5;
+        t.state.names.clear();
+        t.take_changes().unwrap();
+        t.rollback();
+        assert_eq!(
+            t.state,
+            Counter {
+                count: 1,
+                names: vec!["a".into()]
+            }
+        );
+        assert_eq!(t.json().into_owned(), json!({"count": 1, "names": ["a"]}));
+    }
+
+    #[test]
+    fn plain_json_is_a_state_too() {
+        let mut t = Tracked::new(json!({"a": 1})).unwrap();
+        t.state["b"] = json!(2);
+        let patch = t.take_changes().unwrap();
+        assert_eq!(
+            patch,
+            vec![PatchOp::Add {
+                path: "/b".into(),
+                value: json!(2)
+            }]
+        );
+        t.settle();
+        assert_eq!(t.json().into_owned(), json!({"a": 1, "b": 2}));
+    }
+
+    #[test]
+    fn a_state_that_is_not_json_is_an_error_not_a_panic() {
+        use std::collections::HashMap;
+        let mut map = HashMap::new();
+        map.insert((1, 2), "tuple keys are not JSON".to_owned());
+        let err = Tracked::new(map).unwrap_err();
+        assert!(err.0.contains("cannot be encoded as JSON"), "{err}");
+    }
+
+    #[test]
+    fn restore_names_what_does_not_fit() {
+        let err = Counter::restore(json!({"count": "x"})).unwrap_err();
+        assert!(err.0.contains("invalid type"), "{err}");
+    }
+}

@@ -1,0 +1,262 @@
+//! [`Endpoint`]: livestate mounted into an axum application.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use livestate_core::DocChannel;
+//! use livestate_server::{ConnectRefused, Endpoint};
+//! use serde_json::json;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let live = Endpoint::builder()
+//!     .channel("doc:*", DocChannel::default())
+//!     // optional: decide who may connect, and what the socket's assigns are
+//!     .connect(|info| async move {
+//!         match info.params.get("token").and_then(|t| t.as_str()) {
+//!             Some("let-me-in") => Ok(serde_json::Map::from_iter([("user".into(), json!("ann"))])),
+//!             _ => Err(ConnectRefused::new("a token is required")),
+//!         }
+//!     })
+//!     .allow_origins(["https://app.example.com"])
+//!     .build();
+//! // the socket is at /live/socket/websocket: phoenix.js gets the URL "wss://HOST/live/socket"
+//! let app = Router::new()
+//!     .route("/", get(|| async { "my app" }))
+//!     .nest("/live", live.router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:4000").await?;
+//! livestate_server::serve(listener, app, &live, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! }).await
+//! # }
+//! ```
+
+use crate::{ServerConfig, livestate_js, ws};
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::routing::get;
+use futures_util::future::BoxFuture;
+use livestate_core::{Assigns, Backplane, Channel, Hub, HubBuilder, Limits};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::task::TaskTracker;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// What a `connect` callback sees of a socket that wants to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectInfo {
+    /// The connect params (the query string, `k[sub]=v` nested into objects; values are
+    /// strings), without `vsn`.
+    pub params: Assigns,
+    /// The token phoenix.js 1.8 sends with its `authToken` option (in the
+    /// `Sec-WebSocket-Protocol` header), decoded.
+    pub auth_token: Option<String>,
+    /// The upgrade request's headers (cookies, `Origin`, ...).
+    pub headers: HeaderMap,
+}
+
+/// A refused connection: the upgrade is answered `403 Forbidden` with this reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectRefused(pub String);
+
+impl ConnectRefused {
+    /// A refusal with a reason.
+    pub fn new(reason: impl Into<String>) -> ConnectRefused {
+        ConnectRefused(reason.into())
+    }
+}
+
+pub(crate) type ConnectFn =
+    Arc<dyn Fn(ConnectInfo) -> BoxFuture<'static, Result<Assigns, ConnectRefused>> + Send + Sync>;
+
+/// livestate's routes for one hub: the WebSocket, `/health` and `/livestate.js`, to nest
+/// into an application (see the module docs).
+#[derive(Clone)]
+pub struct Endpoint {
+    state: AppState,
+    cors: Option<CorsLayer>,
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) hub: Hub,
+    pub(crate) config: Arc<ServerConfig>,
+    /// Every open socket holds a token of this tracker, so shutdown can wait for them.
+    pub(crate) sockets: TaskTracker,
+    pub(crate) connect: Option<ConnectFn>,
+    /// When set, a WebSocket upgrade whose `Origin` is not listed is refused (403).
+    pub(crate) origins: Option<Arc<[HeaderValue]>>,
+}
+
+/// Builds an [`Endpoint`].
+pub struct EndpointBuilder {
+    hub: HubBuilder,
+    config: ServerConfig,
+    connect: Option<ConnectFn>,
+    origins: Origins,
+}
+
+enum Origins {
+    /// No CORS headers; WebSocket upgrades from any origin.
+    Unchecked,
+    /// CORS for any origin; WebSocket upgrades from any origin.
+    Any,
+    /// CORS and WebSocket upgrades for these origins only.
+    List(Vec<HeaderValue>),
+}
+
+impl EndpointBuilder {
+    /// Serve topics matching `pattern` with `channel` (see [`HubBuilder::channel`]).
+    pub fn channel<C: Channel>(mut self, pattern: &str, channel: C) -> EndpointBuilder {
+        self.hub = self.hub.channel(pattern, channel);
+        self
+    }
+
+    /// The hub's limits.
+    pub fn limits(mut self, limits: Limits) -> EndpointBuilder {
+        self.hub = self.hub.limits(limits);
+        self
+    }
+
+    /// The hub's backplane (default: in memory).
+    pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> EndpointBuilder {
+        self.hub = self.hub.backplane(backplane);
+        self
+    }
+
+    /// The transport's limits and timings.
+    pub fn config(mut self, config: ServerConfig) -> EndpointBuilder {
+        self.config = config;
+        self
+    }
+
+    /// Decide who may connect: the callback gets the connect params, the auth token and the
+    /// headers, and returns the socket's assigns (readable in every channel callback) or a
+    /// refusal (HTTP 403). Without a callback every socket connects and its assigns are its
+    /// connect params.
+    pub fn connect<F, Fut>(mut self, callback: F) -> EndpointBuilder
+    where
+        F: Fn(ConnectInfo) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Assigns, ConnectRefused>> + Send + 'static,
+    {
+        self.connect = Some(Arc::new(move |info| Box::pin(callback(info))));
+        self
+    }
+
+    /// Let pages from these origins use livestate: CORS headers on the HTTP routes, and a
+    /// WebSocket upgrade from any other origin is refused (403), as Phoenix's
+    /// `check_origin`.
+    ///
+    /// # Panics
+    /// When an origin is not a valid header value (a misconfiguration found at start-up).
+    pub fn allow_origins<I, S>(mut self, origins: I) -> EndpointBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let list = origins
+            .into_iter()
+            .map(|o| {
+                HeaderValue::from_str(o.as_ref())
+                    .unwrap_or_else(|_| panic!("livestate: {:?} is not a valid origin", o.as_ref()))
+            })
+            .collect();
+        self.origins = Origins::List(list);
+        self
+    }
+
+    /// Let pages from any origin use livestate (permissive CORS; no origin check).
+    pub fn allow_any_origin(mut self) -> EndpointBuilder {
+        self.origins = Origins::Any;
+        self
+    }
+
+    /// The endpoint.
+    pub fn build(self) -> Endpoint {
+        let (cors, origins) = match self.origins {
+            Origins::Unchecked => (None, None),
+            Origins::Any => (Some(CorsLayer::permissive()), None),
+            Origins::List(list) => {
+                let cors = CorsLayer::new()
+                    .allow_origin(AllowOrigin::list(list.clone()))
+                    .allow_methods([
+                        Method::GET,
+                        Method::POST,
+                        Method::PUT,
+                        Method::PATCH,
+                        Method::DELETE,
+                    ])
+                    .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+                    .max_age(Duration::from_secs(3600));
+                (Some(cors), Some(Arc::from(list)))
+            }
+        };
+        Endpoint {
+            state: AppState {
+                hub: self.hub.build(),
+                config: Arc::new(self.config),
+                sockets: TaskTracker::new(),
+                connect: self.connect,
+                origins,
+            },
+            cors,
+        }
+    }
+}
+
+impl Endpoint {
+    /// Start building an endpoint.
+    pub fn builder() -> EndpointBuilder {
+        EndpointBuilder {
+            hub: Hub::builder(),
+            config: ServerConfig::default(),
+            connect: None,
+            origins: Origins::Unchecked,
+        }
+    }
+
+    /// An endpoint serving an existing hub.
+    pub fn from_hub(hub: Hub, config: ServerConfig) -> Endpoint {
+        Endpoint {
+            state: AppState {
+                hub,
+                config: Arc::new(config),
+                sockets: TaskTracker::new(),
+                connect: None,
+                origins: None,
+            },
+            cors: None,
+        }
+    }
+
+    /// The routes: `GET /socket/websocket`, `GET /health`, `GET /livestate.js`. Nest them
+    /// where the front end expects them (`/live` gives the socket URL `/live/socket`).
+    pub fn router(&self) -> Router {
+        let router = Router::new()
+            .route("/health", get(crate::health))
+            .route("/livestate.js", get(livestate_js))
+            .route("/socket/websocket", get(ws::handler))
+            .with_state(self.state.clone());
+        match &self.cors {
+            Some(cors) => router.layer(cors.clone()),
+            None => router,
+        }
+    }
+
+    /// The hub: send messages to keys ([`Hub::send`]), read its limits.
+    pub fn hub(&self) -> &Hub {
+        &self.state.hub
+    }
+
+    /// Refuse new joins, close every socket with 1001, and wait (at most `grace`) until
+    /// they are closed. Returns how many were still open.
+    pub async fn shutdown(&self, grace: Duration) -> usize {
+        self.state.hub.shutdown();
+        self.state.sockets.close();
+        let _ = tokio::time::timeout(grace, self.state.sockets.wait()).await;
+        self.state.sockets.len()
+    }
+
+    pub(crate) fn grace(&self) -> Duration {
+        self.state.config.shutdown_grace
+    }
+}
