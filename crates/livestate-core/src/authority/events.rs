@@ -152,7 +152,7 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// A refused event: the sender gets the current state (so a page waiting for a change
     /// after its event goes on) and the reason.
-    pub(super) fn refuse(&mut self, to: Sender<'_>, reason: &str) {
+    fn refuse(&mut self, to: Sender<'_>, reason: &str) {
         if let Some(change) = self.state_change() {
             if to.outbox.try_push(change) == Pushed::Queued {
                 if let Some(s) = self.subs.get_mut(&to.sub) {
@@ -167,7 +167,7 @@ impl<C: Channel> KeyAuthority<C> {
     }
 
     /// The `phx_reply` to the sender's push (when it had a ref), in its reserved slot.
-    pub(super) fn reply<R: serde::Serialize>(&self, to: Sender<'_>, status: Status, response: &R) {
+    fn reply<R: serde::Serialize>(&self, to: Sender<'_>, status: Status, response: &R) {
         if let Some(r) = to.r#ref {
             let reply = frame::reply(Some(to.join_ref), Some(r), &self.topic, status, response);
             match to.slot {
@@ -181,7 +181,7 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// A failed (panicked) handler: its sender's channel is closed with `phx_error`; the
     /// client rejoins and gets the state as it was before the event.
-    pub(super) fn fail(&mut self, sub: SubId, reason: &str) {
+    fn fail(&mut self, sub: SubId, reason: &str) {
         if let Some(s) = self.subs.get(&sub) {
             s.outbox
                 .try_push(frame::error(&s.join_ref, &self.topic, reason));
