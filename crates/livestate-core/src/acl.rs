@@ -40,7 +40,12 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, in order.
-    pub const EVERY: [Permission; 4] = [Permission::Read, Permission::Write, Permission::Delete, Permission::Reset];
+    pub const EVERY: [Permission; 4] = [
+        Permission::Read,
+        Permission::Write,
+        Permission::Delete,
+        Permission::Reset,
+    ];
 
     fn bit(self) -> u8 {
         match self {
@@ -93,16 +98,18 @@ impl Permissions {
 
     /// Parse a list of names (`all` means every permission).
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Permissions, String> {
-        names.iter().try_fold(Permissions::NONE, |set, name| match name.as_ref() {
-            "all" => Ok(Permissions::ALL),
-            "read" => Ok(set.with(Permission::Read)),
-            "write" => Ok(set.with(Permission::Write)),
-            "delete" => Ok(set.with(Permission::Delete)),
-            "reset" => Ok(set.with(Permission::Reset)),
-            other => Err(format!(
-                "unknown permission {other:?}: expected read, write, delete, reset or all"
-            )),
-        })
+        names
+            .iter()
+            .try_fold(Permissions::NONE, |set, name| match name.as_ref() {
+                "all" => Ok(Permissions::ALL),
+                "read" => Ok(set.with(Permission::Read)),
+                "write" => Ok(set.with(Permission::Write)),
+                "delete" => Ok(set.with(Permission::Delete)),
+                "reset" => Ok(set.with(Permission::Reset)),
+                other => Err(format!(
+                    "unknown permission {other:?}: expected read, write, delete, reset or all"
+                )),
+            })
     }
 
     /// The names in the set.
@@ -177,6 +184,14 @@ pub struct Denied {
 }
 
 impl Acl {
+    /// `Ok` when `caller` has every permission in `needs` (else the first one missing).
+    pub fn check_all(&self, caller: Caller, needs: Permissions) -> Result<(), Denied> {
+        Permission::EVERY
+            .into_iter()
+            .filter(|p| needs.contains(*p))
+            .try_for_each(|p| self.check(caller, p))
+    }
+
     /// `Ok` when `caller` has `permission`.
     pub fn check(&self, caller: Caller, permission: Permission) -> Result<(), Denied> {
         let set = match caller {
@@ -202,7 +217,11 @@ mod tests {
         assert!(rw.contains(Permission::Write) && !rw.contains(Permission::Delete));
         assert_eq!(rw.names(), ["read", "write"]);
         assert_eq!(Permissions::parse::<&str>(&[]).unwrap(), Permissions::NONE);
-        assert!(Permissions::parse(&["admin"]).unwrap_err().contains("unknown permission \"admin\""));
+        assert!(
+            Permissions::parse(&["admin"])
+                .unwrap_err()
+                .contains("unknown permission \"admin\"")
+        );
     }
 
     #[test]

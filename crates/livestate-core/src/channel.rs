@@ -32,12 +32,14 @@
 //! }
 //! ```
 
+use crate::acl::{Acl, Denied, Permission, Permissions};
 use crate::doc::{OpError, PatchError};
 use crate::pointer::PointerError;
 pub use crate::state::LiveState;
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// LiveState's default `max_version`: versions count 0..=1000 and wrap to 0.
 pub const DEFAULT_MAX_VERSION: u64 = 1000;
@@ -73,6 +75,31 @@ pub trait Channel: Send + Sync + 'static {
     /// Versions wrap to 0 after this (LiveState's `max_version`, default 1000).
     fn max_version(&self) -> u64 {
         DEFAULT_MAX_VERSION
+    }
+
+    /// Who may do what to this channel's keys (see [`crate::acl`]; default: the group
+    /// everything, the public read).
+    fn acl(&self) -> Acl {
+        Acl::default()
+    }
+
+    /// The permissions the client event `event` needs (default: write). A channel whose
+    /// events remove or reset things says so here, so the ACL can tell them apart.
+    fn permissions_for(&self, event: &str, payload: &Value) -> Permissions {
+        let _ = (event, payload);
+        Permissions::NONE.with(Permission::Write)
+    }
+
+    /// How long a shared key lives after its last subscriber left (default: the hub's
+    /// TTL, 60 s unless configured).
+    fn ttl(&self) -> Ttl {
+        Ttl::Default
+    }
+
+    /// Whether joiners get `presence_state` and `presence_diff` (phoenix.js `Presence`):
+    /// who is attached, with what `authorize` tracked ([`JoinContext::track`]).
+    fn presence(&self) -> bool {
+        false
     }
 
     /// Decide whether this join may proceed; a refusal reaches the client as the join
@@ -129,6 +156,18 @@ pub struct MessageContext {
     pub topic: String,
 }
 
+/// How long a key lives after its last subscriber left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ttl {
+    /// The hub's default ([`Limits::ttl`](crate::Limits::ttl), 60 s).
+    #[default]
+    Default,
+    /// This long.
+    After(Duration),
+    /// Forever: the key's state is kept while the node lives.
+    Never,
+}
+
 /// What a join's callbacks can see and set.
 #[derive(Debug, Clone, Default)]
 pub struct JoinContext {
@@ -138,9 +177,17 @@ pub struct JoinContext {
     pub socket: Arc<Assigns>,
     /// This join's assigns; `authorize` may add to them. Event handlers see both.
     pub assigns: Assigns,
+    /// The presence entry of this join: its key (a user id, say) and metadata.
+    pub presence: Option<(String, Value)>,
 }
 
 impl JoinContext {
+    /// Show this join in the key's presence under `key` (several joins may share a key:
+    /// one user, two tabs) with `meta`. Only for channels whose [`Channel::presence`] is on.
+    pub fn track(&mut self, key: impl Into<String>, meta: impl Into<Value>) {
+        self.presence = Some((key.into(), meta.into()));
+    }
+
     /// Attach a value to this join, readable in later callbacks as `ctx.get(key)`.
     pub fn assign(&mut self, key: impl Into<String>, value: impl Into<Value>) {
         self.assigns.insert(key.into(), value.into());
@@ -225,6 +272,9 @@ pub enum ChannelError {
     /// The state could not be turned into JSON (or back).
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// The caller lacks a permission.
+    #[error(transparent)]
+    Denied(#[from] Denied),
 }
 
 impl ChannelError {

@@ -206,8 +206,7 @@ impl Doc {
 
     /// The value at `path`.
     pub fn get(&self, path: &str) -> Result<&Value, OpError> {
-        let ptr = Pointer::parse(path)?;
-        resolve(&self.value, ptr.tokens())
+        lookup(&self.value, path)
     }
 
     /// Whether anything changed since the last commit.
@@ -642,6 +641,12 @@ fn added_path(ptr: &Pointer, added: &Added) -> String {
         (Added::Element(index), Some((parent, _))) => pointer::encode_index(parent, *index),
         _ => ptr.to_string(),
     }
+}
+
+/// The value at the JSON Pointer `path` in `value`, with the error a `Doc` would give.
+pub fn lookup<'a>(value: &'a Value, path: &str) -> Result<&'a Value, OpError> {
+    let ptr = Pointer::parse(path)?;
+    resolve(value, ptr.tokens())
 }
 
 fn resolve<'a>(root: &'a Value, tokens: &[String]) -> Result<&'a Value, OpError> {

@@ -13,8 +13,17 @@
 //!
 //! A bad path, a missing field or a failing op is refused with its reason and changes
 //! nothing.
+//!
+//! Permissions ([`crate::acl`]): `put` and `increment` need write, `delete` needs delete,
+//! `reset` needs reset, `patch` needs write (and delete when it removes or moves).
+//!
+//! With presence on, a join with params `{"presence": {"key": "ann", "meta": {...}}}` shows
+//! in the doc's presence under that key.
 
-use crate::channel::{Channel, ChannelError, EventContext, JoinContext, Reply, decode_payload};
+use crate::acl::{Acl, Permission, Permissions};
+use crate::channel::{
+    Channel, ChannelError, EventContext, JoinContext, Reply, Ttl, decode_payload,
+};
 use crate::doc::{Doc, empty_object};
 use livestate_protocol::PatchOp;
 use serde::Deserialize;
@@ -24,6 +33,10 @@ use serde_json::Value;
 #[derive(Debug, Clone)]
 pub struct DocChannel {
     initial: Value,
+    acl: Acl,
+    ttl: Ttl,
+    max_version: u64,
+    presence: bool,
 }
 
 impl Default for DocChannel {
@@ -35,7 +48,37 @@ impl Default for DocChannel {
 impl DocChannel {
     /// Documents that start as `initial` (and go back to it on `reset`).
     pub fn new(initial: Value) -> DocChannel {
-        DocChannel { initial }
+        DocChannel {
+            initial,
+            acl: Acl::default(),
+            ttl: Ttl::Default,
+            max_version: crate::channel::DEFAULT_MAX_VERSION,
+            presence: false,
+        }
+    }
+
+    /// With this ACL (default: group all, public read).
+    pub fn acl(mut self, acl: Acl) -> DocChannel {
+        self.acl = acl;
+        self
+    }
+
+    /// With this TTL (default: the hub's).
+    pub fn ttl(mut self, ttl: Ttl) -> DocChannel {
+        self.ttl = ttl;
+        self
+    }
+
+    /// With this `max_version` (default 1000).
+    pub fn max_version(mut self, max_version: u64) -> DocChannel {
+        self.max_version = max_version;
+        self
+    }
+
+    /// With presence on or off (default off).
+    pub fn presence(mut self, on: bool) -> DocChannel {
+        self.presence = on;
+        self
     }
 }
 
@@ -72,6 +115,61 @@ fn one() -> i64 {
 
 impl Channel for DocChannel {
     type State = Doc;
+
+    fn max_version(&self) -> u64 {
+        self.max_version
+    }
+
+    fn acl(&self) -> Acl {
+        self.acl
+    }
+
+    fn ttl(&self) -> Ttl {
+        self.ttl
+    }
+
+    fn presence(&self) -> bool {
+        self.presence
+    }
+
+    fn permissions_for(&self, event: &str, payload: &Value) -> Permissions {
+        let only = |p| Permissions::NONE.with(p);
+        match event {
+            "delete" => only(Permission::Delete),
+            "reset" => only(Permission::Reset),
+            "patch" => match serde_json::from_value::<Vec<PatchOp>>(payload["ops"].clone()) {
+                Ok(ops) => crate::api::patch_permissions(&ops),
+                // a patch that does not decode is refused by the handler with the reason
+                Err(_) => only(Permission::Write),
+            },
+            _ => only(Permission::Write),
+        }
+    }
+
+    async fn authorize(
+        &self,
+        _topic: &str,
+        params: &Value,
+        ctx: &mut JoinContext,
+    ) -> Result<(), ChannelError> {
+        if self.presence {
+            if let Some(key) = params["presence"]["key"].as_str() {
+                let meta = params["presence"]
+                    .get("meta")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                ctx.track(
+                    key,
+                    if meta.is_null() {
+                        serde_json::json!({})
+                    } else {
+                        meta
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
 
     async fn init(
         &self,

@@ -3,6 +3,7 @@
 //! The hub is a cheap clonable handle. The transport asks it for a [`Session`] per socket;
 //! sessions ask it for the authority of a key when a client joins.
 
+use crate::api::ApiError;
 use crate::authority::{self, Command, KeyHandle, MessageRequest};
 use crate::backplane::{Backplane, MemoryBackplane};
 use crate::channel::{Assigns, Channel, ChannelError, JoinContext, Scope};
@@ -18,24 +19,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
-
-/// Why a call of the server API failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ApiError {
-    /// No channel serves the topic.
-    #[error("no channel serves {0:?}")]
-    NoRoute(String),
-    /// The topic's channel keeps one state per connection: there is no key to address.
-    #[error("{0:?} has one state per connection, not a shared key")]
-    NotShared(String),
-    /// The key's authority could not be reached (it kept stopping, or the node is
-    /// shutting down).
-    #[error("the key {0:?} is unavailable; try again")]
-    Unavailable(String),
-    /// The channel refused.
-    #[error(transparent)]
-    Refused(#[from] ChannelError),
-}
 
 /// How often a request retries when it meets an authority that is stopping.
 pub(crate) const ATTEMPTS: u32 = 50;
@@ -232,7 +215,7 @@ impl Hub {
     ///
     /// ```
     /// # use livestate_core::{Hub, DocChannel};
-    /// # async fn demo(hub: Hub) -> Result<(), livestate_core::hub::ApiError> {
+    /// # async fn demo(hub: Hub) -> Result<(), livestate_core::api::ApiError> {
     /// let version = hub.send("chat:lobby", serde_json::json!({"text": "hello"})).await?;
     /// # Ok(()) }
     /// ```
@@ -274,6 +257,15 @@ impl Hub {
             .filter_map(|r| r.pattern.rank(topic).map(|rank| (rank, r)))
             .max_by_key(|(rank, _)| *rank)
             .map(|(_, r)| r.channel.clone())
+    }
+
+    /// The authority of a shared key if it is live.
+    pub(crate) fn live_key(&self, topic: &str) -> Option<KeyHandle> {
+        self.inner
+            .lock_keys()
+            .get(topic)
+            .filter(|h| !h.is_closed())
+            .cloned()
     }
 
     /// The authority of a shared key, started if there is none.

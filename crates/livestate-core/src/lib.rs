@@ -22,9 +22,13 @@
 //! - [`outbox`]: [`Outbox`], a socket's bounded queue of frames, and what lagging means.
 //! - [`testing`]: [`testing::TestChannel`], in-process test helpers for applications.
 //! - [`token`]: signed tokens with an expiry (as `Phoenix.Token`).
+//! - [`api`]: the server API ([`api::StateApi`], [`api::Subscription`]) for Rust code.
+//! - [`acl`]: who may read, write, delete or reset a key (group vs public callers).
 //! - [`backplane`]: the [`Backplane`] trait (leases, commits) and [`MemoryBackplane`].
 //! - `authority` (private): the key authority task.
 
+pub mod acl;
+pub mod api;
 mod authority;
 pub mod backplane;
 pub mod channel;
@@ -40,7 +44,7 @@ pub mod token;
 
 pub use backplane::{Backplane, MemoryBackplane};
 pub use channel::{
-    Assigns, Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Scope,
+    Assigns, Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Scope, Ttl,
 };
 pub use doc::Doc;
 pub use doc_channel::DocChannel;

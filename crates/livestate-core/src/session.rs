@@ -247,6 +247,7 @@ impl Session {
             topic: topic.clone(),
             socket: self.socket.clone(),
             assigns: Assigns::new(),
+            presence: None,
         };
         if let Err(e) = channel.authorize(&topic, &msg.payload, &mut ctx).await {
             self.send(refuse(&e.to_string())).await;

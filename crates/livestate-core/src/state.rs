@@ -25,6 +25,7 @@
 //! tracked.settle();
 //! ```
 
+use crate::channel::ChannelError;
 use crate::doc::Doc;
 use livestate_protocol::PatchOp;
 use serde::Serialize;
@@ -66,6 +67,18 @@ pub trait LiveState: Send + Sized + 'static {
 
     /// Rebuild a state from JSON (a snapshot kept by the backplane).
     fn restore(value: Value) -> Result<Self, StateError>;
+
+    /// Change the state through a [`Doc`] (the server API's put, delete, patch and update).
+    /// A `Doc` state is edited in place, so its patch costs what changed; another state is
+    /// edited as JSON and decoded back, and must still fit its type.
+    fn edit(
+        &mut self,
+        shadow: &mut Self::Shadow,
+        f: &mut dyn FnMut(&mut Doc) -> Result<(), ChannelError>,
+    ) -> Result<(), ChannelError>;
+
+    /// Replace the whole state (a reset), as a change like any other.
+    fn replace(&mut self, shadow: &mut Self::Shadow, new: Self);
 }
 
 impl LiveState for Doc {
@@ -88,6 +101,16 @@ impl LiveState for Doc {
     }
     fn restore(value: Value) -> Result<Doc, StateError> {
         Ok(Doc::new(value))
+    }
+    fn edit(
+        &mut self,
+        _: &mut (),
+        f: &mut dyn FnMut(&mut Doc) -> Result<(), ChannelError>,
+    ) -> Result<(), ChannelError> {
+        f(self)
+    }
+    fn replace(&mut self, _: &mut (), new: Doc) {
+        self.replace_all(new.into_value());
     }
 }
 
@@ -139,6 +162,23 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
     fn restore(value: Value) -> Result<T, StateError> {
         serde_json::from_value(value)
             .map_err(|e| StateError(format!("the kept state does not decode: {e}")))
+    }
+
+    fn edit(
+        &mut self,
+        _: &mut JsonShadow,
+        f: &mut dyn FnMut(&mut Doc) -> Result<(), ChannelError>,
+    ) -> Result<(), ChannelError> {
+        let mut doc = Doc::new(encode(self)?);
+        f(&mut doc)?;
+        *self = serde_json::from_value(doc.into_value()).map_err(|e| {
+            ChannelError::refused(format!("the result does not fit the state: {e}"))
+        })?;
+        Ok(())
+    }
+
+    fn replace(&mut self, _: &mut JsonShadow, new: T) {
+        *self = new;
     }
 }
 
@@ -195,6 +235,19 @@ impl<S: LiveState> Tracked<S> {
     /// See [`LiveState::rollback`].
     pub fn rollback(&mut self) {
         self.state.rollback(&mut self.shadow)
+    }
+
+    /// See [`LiveState::edit`].
+    pub fn edit(
+        &mut self,
+        f: &mut dyn FnMut(&mut Doc) -> Result<(), ChannelError>,
+    ) -> Result<(), ChannelError> {
+        self.state.edit(&mut self.shadow, f)
+    }
+
+    /// See [`LiveState::replace`].
+    pub fn replace(&mut self, new: S) {
+        self.state.replace(&mut self.shadow, new)
     }
 }
 

@@ -26,6 +26,12 @@ pub const STATE_PATCH: &str = "state:patch";
 /// Server → client: the channel's init failed, `{"message": "..."}`.
 pub const ERROR: &str = "error";
 
+/// Server → client: who is attached to the key, `{key: {"metas": [...]}}` (phoenix.js
+/// `Presence`).
+pub const PRESENCE_STATE: &str = "presence_state";
+/// Server → client: who joined and left, `{"joins": {...}, "leaves": {...}}`.
+pub const PRESENCE_DIFF: &str = "presence_diff";
+
 /// The reason of the error reply to a message for a topic this socket has not joined, or
 /// to a join of a topic no channel serves. phoenix.js shows it as the join error.
 pub const UNMATCHED_TOPIC: &str = "unmatched topic";

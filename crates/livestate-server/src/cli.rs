@@ -3,6 +3,7 @@
 use crate::{Endpoint, ServerConfig, demo_router, serve};
 use anyhow::Context;
 use livestate_core::{HubBuilder, Limits};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -89,6 +90,7 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
         ..ServerConfig::default()
     };
     let endpoint = Endpoint::from_hub(hub.limits(limits).build(), config);
+    let signal = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
@@ -101,32 +103,44 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
     if !args.no_demo {
         app = app.merge(demo_router());
     }
-    serve(listener, app, &endpoint, shutdown_signal()).await?;
+    serve(listener, app, &endpoint, signal).await?;
     tracing::info!("livestate stopped");
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// A future that completes on SIGINT or SIGTERM. The handlers are registered when this is
+/// called (not when the future is first polled), so a signal that comes right after
+/// start-up is not lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = term.recv() => {}
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM ({e}); only SIGINT stops the server");
-                let _ = interrupt.await;
+                (term, interrupt) => {
+                    tracing::warn!(
+                        "cannot listen for signals ({:?}, {:?}); falling back to Ctrl-C",
+                        term.err(),
+                        interrupt.err()
+                    );
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

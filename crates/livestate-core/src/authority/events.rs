@@ -38,6 +38,11 @@ impl<C: Channel> KeyAuthority<C> {
             self.refuse(reply_to, "payload must be a JSON object");
             return None;
         }
+        let needs = self.channel.permissions_for(&name, &payload);
+        if let Err(denied) = self.acl.check_all(Caller::Group, needs) {
+            self.refuse(reply_to, &denied.to_string());
+            return None;
+        }
         let timeout = self.hub.limits().handler_timeout;
         let channel = self.channel.clone();
         let tracked = self.state.as_mut()?;
@@ -82,7 +87,7 @@ impl<C: Channel> KeyAuthority<C> {
                 payload,
             ));
         }
-        let wire = self.deliver(&patch);
+        let wire = self.deliver(&patch, false);
         self.reply(reply_to, Status::Ok, &Ack { version: wire });
         None
     }
@@ -138,7 +143,7 @@ impl<C: Channel> KeyAuthority<C> {
         }
         match self.commit().await {
             Ok(patch) => {
-                let wire = self.deliver(&patch);
+                let wire = self.deliver(&patch, false);
                 let _ = done.send(Ok(wire));
                 None
             }

@@ -1,6 +1,8 @@
-//! Joining a key: the join reply, `init`, `state:change`; refreshing a subscriber.
+//! Joining a key: the join reply, `init`, `state:change`, presence; refreshing a
+//! subscriber.
 
 use super::*;
+use serde_json::{Map, json};
 
 impl<C: Channel> KeyAuthority<C> {
     pub(super) async fn on_join(&mut self, req: JoinRequest) {
@@ -21,6 +23,16 @@ impl<C: Channel> KeyAuthority<C> {
                 r#ref.as_deref(),
                 &self.topic,
                 reason,
+            ));
+            let _ = joined.send(false);
+            return;
+        }
+        if let Err(denied) = self.acl.check(Caller::Group, Permission::Read) {
+            slot.send(frame::reply_error(
+                Some(&join_ref),
+                r#ref.as_deref(),
+                &self.topic,
+                &denied.to_string(),
             ));
             let _ = joined.send(false);
             return;
@@ -59,6 +71,10 @@ impl<C: Channel> KeyAuthority<C> {
         if lagging {
             self.lagging += 1;
         }
+        let presence = match (self.presence, ctx.presence) {
+            (true, Some((key, meta))) => Some((key, with_phx_ref(meta, sub))),
+            _ => None,
+        };
         self.subs.insert(
             sub,
             Subscriber {
@@ -72,8 +88,12 @@ impl<C: Channel> KeyAuthority<C> {
                 },
                 has_state,
                 lagging,
+                presence,
             },
         );
+        if self.presence {
+            self.presence_joined(sub);
+        }
         let _ = joined.send(true);
     }
 
@@ -106,4 +126,60 @@ impl<C: Channel> KeyAuthority<C> {
             }
         }
     }
+}
+
+/// Presence, in the format phoenix.js's `Presence` consumes: `presence_state` is
+/// `{key: {"metas": [meta, ...]}}`, `presence_diff` is `{"joins": {...}, "leaves": {...}}`,
+/// and every meta carries a `phx_ref` unique to its join.
+impl<C: Channel> KeyAuthority<C> {
+    /// Every tracked subscriber, grouped by presence key.
+    fn presence_map(&self) -> Map<String, Value> {
+        let mut map = Map::new();
+        for (key, meta) in self.subs.values().filter_map(|s| s.presence.as_ref()) {
+            let entry = map
+                .entry(key.clone())
+                .or_insert_with(|| json!({"metas": []}));
+            if let Some(metas) = entry["metas"].as_array_mut() {
+                metas.push(meta.clone());
+            }
+        }
+        map
+    }
+
+    /// A subscriber joined a key with presence: it gets the whole presence, and if it is
+    /// tracked, everyone gets its join.
+    fn presence_joined(&mut self, sub: SubId) {
+        let Some(joiner) = self.subs.get(&sub) else {
+            return;
+        };
+        let state = frame::push(
+            Some(&joiner.join_ref),
+            &self.topic,
+            event::PRESENCE_STATE,
+            &self.presence_map(),
+        );
+        joiner.outbox.try_push(state);
+        if let Some((key, meta)) = joiner.presence.clone() {
+            let diff = json!({"joins": {key: {"metas": [meta]}}, "leaves": {}});
+            let frame = frame::broadcast(&self.topic, event::PRESENCE_DIFF, &diff);
+            self.fan_out(&frame);
+        }
+    }
+
+    /// A tracked subscriber is gone: everyone left gets its leave.
+    pub(super) fn presence_left(&mut self, (key, meta): (String, Value)) {
+        let diff = json!({"joins": {}, "leaves": {key: {"metas": [meta]}}});
+        let frame = frame::broadcast(&self.topic, event::PRESENCE_DIFF, &diff);
+        self.fan_out(&frame);
+    }
+}
+
+/// The meta with the join's `phx_ref` (a meta that is not an object goes under `"meta"`).
+fn with_phx_ref(meta: Value, sub: SubId) -> Value {
+    let mut object = match meta {
+        Value::Object(map) => map,
+        other => Map::from_iter([("meta".to_owned(), other)]),
+    };
+    object.insert("phx_ref".to_owned(), Value::String(sub.to_string()));
+    Value::Object(object)
 }

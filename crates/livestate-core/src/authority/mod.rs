@@ -22,10 +22,19 @@
 //!
 //! Frames are queued with [`Outbox::try_push`]. A full outbox marks the subscription
 //! lagging: it gets no patches until its outbox has drained to half, then one
-//! `state:change` brings it to the current version. See [`crate::outbox`].
+//! `state:change` brings it to the current version. See [`crate::outbox`]. Rust
+//! subscribers ([`crate::api::Subscription`]) lag the same way and catch up with a
+//! `reset` change carrying the whole state.
+//!
+//! Modules: `join` (joins, presence), `events` (client events, messages), `api` (the
+//! server API and Rust subscribers).
 
+use crate::acl::{Acl, Caller, Permission, Permissions};
+use crate::api::{ApiError, Change, Current, EditFn};
 use crate::backplane::{BackplaneError, Commit, Lease};
-use crate::channel::{Channel, ChannelError, EventContext, JoinContext, MessageContext, Scope};
+use crate::channel::{
+    Channel, ChannelError, EventContext, JoinContext, MessageContext, Scope, Ttl,
+};
 use crate::hub::Hub;
 use crate::outbox::{Outbox, Pushed, Slot};
 use crate::state::{LiveState, StateError, Tracked};
@@ -41,6 +50,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
+mod api;
 mod events;
 mod join;
 
@@ -50,10 +60,47 @@ pub(crate) type SubId = u64;
 /// What a session asks of a key's authority.
 pub(crate) enum Command {
     Join(JoinRequest),
-    Leave { sub: SubId },
+    Leave {
+        sub: SubId,
+    },
     Event(EventRequest),
-    Refresh { sub: SubId },
+    Refresh {
+        sub: SubId,
+    },
     Message(MessageRequest),
+    Api(ApiRequest),
+    /// A Rust subscriber detaches.
+    Detach {
+        sub: SubId,
+    },
+}
+
+/// A call of the server API.
+pub(crate) struct ApiRequest {
+    pub(crate) caller: Caller,
+    pub(crate) op: ApiOp,
+    pub(crate) done: oneshot::Sender<Result<ApiReply, ApiError>>,
+}
+
+pub(crate) enum ApiOp {
+    /// The whole state, or the value at a path.
+    Get { path: Option<String> },
+    /// Change the state through a `Doc`; the caller needs `needs`.
+    Edit { needs: Permissions, run: EditFn },
+    /// Re-run `init` and replace the state with its result.
+    Reset,
+    /// Attach a Rust subscriber.
+    Attach {
+        sub: SubId,
+        changes: mpsc::Sender<Change>,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) enum ApiReply {
+    Current(Current),
+    Value(Value),
+    Committed(u64),
 }
 
 pub(crate) struct MessageRequest {
@@ -122,6 +169,16 @@ pub(crate) fn spawn<C: Channel>(
     let (tx, mailbox) = mpsc::channel(hub.inner.limits.mailbox_capacity);
     let handle = KeyHandle { tx };
     let max_version = channel.max_version();
+    let limits = hub.limits();
+    // How long the key lives without subscribers: per connection, not at all.
+    let ttl = match (scope, channel.ttl()) {
+        (Scope::Connection, _) => Some(std::time::Duration::ZERO),
+        (Scope::Shared, Ttl::Default) => Some(limits.ttl),
+        (Scope::Shared, Ttl::After(ttl)) => Some(ttl),
+        (Scope::Shared, Ttl::Never) => None,
+    };
+    let acl = channel.acl();
+    let presence = channel.presence();
     let authority = KeyAuthority {
         topic: topic.into(),
         scope,
@@ -131,7 +188,11 @@ pub(crate) fn spawn<C: Channel>(
         version: 0,
         max_version,
         subs: IndexMap::new(),
+        watchers: IndexMap::new(),
         lagging: 0,
+        ttl,
+        acl,
+        presence,
         mailbox,
         me: handle.clone(),
         hub,
@@ -153,6 +214,14 @@ struct Subscriber {
     has_state: bool,
     /// Set when its outbox overflowed; it gets no patches until resynced.
     lagging: bool,
+    /// Its presence entry: key, and metadata with its `phx_ref`.
+    presence: Option<(String, Value)>,
+}
+
+/// A Rust subscriber.
+struct Watcher {
+    changes: mpsc::Sender<Change>,
+    lagging: bool,
 }
 
 struct KeyAuthority<C: Channel> {
@@ -167,8 +236,15 @@ struct KeyAuthority<C: Channel> {
     version: u64,
     max_version: u64,
     subs: IndexMap<SubId, Subscriber>,
-    /// How many subscribers are lagging.
+    /// Rust subscribers.
+    watchers: IndexMap<SubId, Watcher>,
+    /// How many subscribers and watchers are lagging.
     lagging: usize,
+    /// How long the key lives without subscribers; `None`: forever.
+    ttl: Option<std::time::Duration>,
+    acl: Acl,
+    /// Whether joiners get presence events.
+    presence: bool,
     mailbox: mpsc::Receiver<Command>,
     /// This authority's own handle, to unregister exactly itself.
     me: KeyHandle,
@@ -195,16 +271,13 @@ impl<C: Channel> KeyAuthority<C> {
             self.acquire().await;
         }
         let limits = self.hub.limits().clone();
-        let ttl = match self.scope {
-            Scope::Shared => limits.ttl,
-            Scope::Connection => std::time::Duration::ZERO,
-        };
         let mut resync = tokio::time::interval(limits.resync_interval);
         resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // Until the first join arrives the key is idle too: the countdown covers a join
-        // that never comes.
-        let mut expiry = pin!(tokio::time::sleep(ttl.max(limits.resync_interval)));
-        let mut counting_down = true;
+        // that never comes. A key that lives forever never counts down.
+        let first = self.ttl.unwrap_or_default().max(limits.resync_interval);
+        let mut expiry = pin!(tokio::time::sleep(first));
+        let mut counting_down = self.ttl.is_some();
         let exit = loop {
             tokio::select! {
                 biased;
@@ -219,12 +292,13 @@ impl<C: Channel> KeyAuthority<C> {
                 _ = resync.tick(), if self.lagging > 0 => self.resync_lagging(),
                 () = &mut expiry, if counting_down => break Exit::Expired,
             }
-            match (self.subs.is_empty(), counting_down) {
-                (true, false) => {
+            let idle = self.subs.is_empty() && self.watchers.is_empty();
+            match (idle, counting_down, self.ttl) {
+                (true, false, Some(ttl)) => {
                     expiry.as_mut().reset(Instant::now() + ttl);
                     counting_down = true;
                 }
-                (false, true) => counting_down = false,
+                (false, true, _) => counting_down = false,
                 _ => {}
             }
         };
@@ -262,6 +336,8 @@ impl<C: Channel> KeyAuthority<C> {
             Command::Event(req) => return self.on_event(req).await,
             Command::Refresh { sub } => self.refresh(sub),
             Command::Message(req) => return self.on_message(req).await,
+            Command::Api(req) => return self.on_api(req).await,
+            Command::Detach { sub } => self.detach(sub),
         }
         None
     }
@@ -346,6 +422,9 @@ impl<C: Channel> KeyAuthority<C> {
             if s.lagging {
                 self.lagging -= 1;
             }
+            if let Some(entry) = s.presence {
+                self.presence_left(entry);
+            }
         }
     }
 
@@ -385,8 +464,9 @@ impl<C: Channel> KeyAuthority<C> {
         Ok(patch)
     }
 
-    /// Send a committed patch to every subscriber, encoded once; returns its wire version.
-    fn deliver(&mut self, patch: &[PatchOp]) -> u64 {
+    /// Send a committed patch to every subscriber, encoded once, and its changes to every
+    /// Rust subscriber (a reset as one `reset` change); returns its wire version.
+    fn deliver(&mut self, patch: &[PatchOp], reset: bool) -> u64 {
         let wire = self.wire_version();
         let patch_frame = frame::broadcast(
             &self.topic,
@@ -397,6 +477,9 @@ impl<C: Channel> KeyAuthority<C> {
             },
         );
         self.fan_out(&patch_frame);
+        if !self.watchers.is_empty() {
+            self.notify_watchers(patch, reset);
+        }
         wire
     }
 
@@ -423,6 +506,7 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// Resync lagging subscribers whose outbox has drained.
     fn resync_lagging(&mut self) {
+        self.resync_watchers();
         let Some(change) = self.state_change() else {
             return;
         };

@@ -1,0 +1,470 @@
+//! The server API: read and change shared keys from Rust code that is not a WebSocket
+//! client (a controller, a background job), as PhoenixLiveState's direct API.
+//!
+//! [`StateApi`] is a cheap clonable handle ([`Hub::api`]). Its calls are *public* callers
+//! for the ACL (default: read only); a [`Subscription`] attaches to a key, and calls made
+//! through it are the key's *group* (default: everything). Every change made here reaches
+//! the key's WebSocket clients as a patch, and its subscribers as [`Change`]s.
+//!
+//! Reads never create a key (a key nobody started is [`ApiError::UnknownKey`]); writes and
+//! subscriptions start it, running the channel's `init` with empty params.
+//!
+//! ```
+//! use livestate_core::{DocChannel, Hub};
+//! use livestate_core::acl::{Acl, Permissions};
+//! use livestate_core::api::ChangeKind;
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), livestate_core::api::ApiError> {
+//! let open = DocChannel::default().acl(Acl { group: Permissions::ALL, public: Permissions::ALL });
+//! let hub = Hub::builder().channel("doc:*", open).build();
+//! let api = hub.api();
+//!
+//! let mut sub = api.subscribe("doc:board").await?;
+//! api.put("doc:board", "/title", json!("Sprint 12")).await?;
+//! let change = sub.next().await.unwrap();
+//! assert_eq!((change.kind, change.path.as_str()), (ChangeKind::New, "/title"));
+//! assert_eq!(api.get_path("doc:board", "/title").await?, json!("Sprint 12"));
+//! assert_eq!(api.get_path("doc:board", "/nope").await.unwrap_err().code(), "property_not_found");
+//! # Ok(()) }
+//! ```
+
+use crate::acl::{Caller, Denied, Permission, Permissions};
+use crate::authority::{ApiOp, ApiReply, ApiRequest, Command, SubId};
+use crate::channel::{ChannelError, Scope};
+use crate::doc::{Doc, OpError};
+use crate::hub::{self, ErasedChannel, Hub};
+use livestate_protocol::PatchOp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// A key's whole state and its (wire) version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Current {
+    /// The state.
+    pub state: Value,
+    /// The version clients see (wrapping at the channel's `max_version`).
+    pub version: u64,
+}
+
+/// What changed, at one path, in one commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// New, updated, deleted, or the whole state reset.
+    pub kind: ChangeKind,
+    /// The JSON Pointer of what changed (`""` for a reset).
+    pub path: String,
+    /// The value now there (`None` when deleted).
+    pub value: Option<Value>,
+    /// The key's version after the commit.
+    pub version: u64,
+}
+
+/// PhoenixLiveState's kinds of change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// A value that was not there.
+    New,
+    /// A value that was there, replaced.
+    Updated,
+    /// A value removed.
+    Deleted,
+    /// The whole state replaced: by a reset, or because the subscriber fell behind and is
+    /// brought up to date.
+    Reset,
+}
+
+/// Why a call of the server API failed. Nothing changed. [`ApiError::code`] is stable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// No channel serves the topic.
+    #[error("no channel serves {0:?}")]
+    NoRoute(String),
+    /// The topic's channel keeps one state per connection: there is no key to address.
+    #[error("{0:?} has one state per connection, not a shared key")]
+    NotShared(String),
+    /// The key's authority could not be reached (or the node is shutting down).
+    #[error("the key {0:?} is unavailable; try again")]
+    Unavailable(String),
+    /// Nobody started this key (or it expired).
+    #[error("no key {0:?}")]
+    UnknownKey(String),
+    /// Nothing at this path.
+    #[error("no value at {0}")]
+    PropertyNotFound(String),
+    /// The caller lacks a permission.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// A `test` op of a patch failed.
+    #[error("{0}")]
+    TestFailed(String),
+    /// The request is malformed: a bad pointer, an op that cannot apply, a value that does
+    /// not fit the state.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The channel refused (its `init` or `handle_message` said no).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl ApiError {
+    /// A stable code: `no_route`, `not_shared`, `unavailable`, `unknown_key`,
+    /// `property_not_found`, `permission_denied`, `test_failed`, `bad_request`, `refused`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NoRoute(_) => "no_route",
+            ApiError::NotShared(_) => "not_shared",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::UnknownKey(_) => "unknown_key",
+            ApiError::PropertyNotFound(_) => "property_not_found",
+            ApiError::Denied(_) => "permission_denied",
+            ApiError::TestFailed(_) => "test_failed",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Refused(_) => "refused",
+        }
+    }
+}
+
+impl From<ChannelError> for ApiError {
+    fn from(e: ChannelError) -> ApiError {
+        let test_failed = |e: &OpError| matches!(e, OpError::TestFailed { .. });
+        match e {
+            ChannelError::Denied(d) => ApiError::Denied(d),
+            ChannelError::Op(OpError::NotFound(path)) => ApiError::PropertyNotFound(path),
+            ChannelError::Patch(crate::doc::PatchError {
+                error: OpError::NotFound(path),
+                ..
+            }) => ApiError::PropertyNotFound(path),
+            ChannelError::Op(ref op) if test_failed(op) => ApiError::TestFailed(e.to_string()),
+            ChannelError::Patch(ref p) if test_failed(&p.error) => {
+                ApiError::TestFailed(e.to_string())
+            }
+            ChannelError::Op(_) | ChannelError::Patch(_) | ChannelError::BadPayload { .. } => {
+                ApiError::BadRequest(e.to_string())
+            }
+            ChannelError::Refused(_) | ChannelError::UnknownEvent(_) | ChannelError::State(_) => {
+                ApiError::Refused(e.to_string())
+            }
+        }
+    }
+}
+
+/// An edit of a key's state, run on its authority (possibly again, if the authority it
+/// reached was stopping).
+pub(crate) type EditFn = Arc<dyn Fn(&mut Doc) -> Result<(), ChannelError> + Send + Sync>;
+
+/// The server API. Calls are public callers; see the module docs.
+#[derive(Clone)]
+pub struct StateApi {
+    hub: Hub,
+}
+
+impl Hub {
+    /// The server API of this hub.
+    pub fn api(&self) -> StateApi {
+        StateApi { hub: self.clone() }
+    }
+}
+
+impl StateApi {
+    /// The whole state of `key` and its version.
+    pub async fn get(&self, key: &str) -> Result<Current, ApiError> {
+        match call(&self.hub, key, Caller::Public, false, || ApiOp::Get {
+            path: None,
+        })
+        .await?
+        {
+            ApiReply::Current(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The value at `path` (a JSON Pointer) in `key`'s state; [`ApiError::PropertyNotFound`]
+    /// when there is none.
+    pub async fn get_path(&self, key: &str, path: &str) -> Result<Value, ApiError> {
+        let path = path.to_owned();
+        match call(&self.hub, key, Caller::Public, false, || ApiOp::Get {
+            path: Some(path.clone()),
+        })
+        .await?
+        {
+            ApiReply::Value(v) => Ok(v),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Set the value at `path` (add or replace; see [`Doc::set`]). Needs `write`.
+    pub async fn put(&self, key: &str, path: &str, value: Value) -> Result<u64, ApiError> {
+        edit_as(&self.hub, key, Caller::Public, put_edit(path, value)).await
+    }
+
+    /// Remove the value at `path`. Needs `delete`.
+    pub async fn delete(&self, key: &str, path: &str) -> Result<u64, ApiError> {
+        edit_as(&self.hub, key, Caller::Public, delete_edit(path)).await
+    }
+
+    /// Apply an RFC 6902 patch atomically. Needs `write` (and `delete` if it removes).
+    pub async fn patch(&self, key: &str, ops: Vec<PatchOp>) -> Result<u64, ApiError> {
+        edit_as(&self.hub, key, Caller::Public, patch_edit(ops)).await
+    }
+
+    /// Change the state with a closure over a [`Doc`] (run on the key's authority; it may
+    /// run again if the authority it first reached was stopping). Needs `write`.
+    pub async fn update<F>(&self, key: &str, f: F) -> Result<u64, ApiError>
+    where
+        F: Fn(&mut Doc) -> Result<(), ChannelError> + Send + Sync + 'static,
+    {
+        edit_as(&self.hub, key, Caller::Public, update_edit(f)).await
+    }
+
+    /// Go back to the initial state: re-run the channel's `init` (with empty params).
+    /// Needs `reset`.
+    pub async fn reset(&self, key: &str) -> Result<u64, ApiError> {
+        committed(call(&self.hub, key, Caller::Public, true, || ApiOp::Reset).await?)
+    }
+
+    /// Attach to `key` (starting it if needed): the subscription holds the current state and
+    /// yields every change after it; calls through it are the key's group. The key lives
+    /// while it is attached.
+    pub async fn subscribe(&self, key: &str) -> Result<Subscription, ApiError> {
+        let capacity = self.hub.limits().outbox_capacity;
+        let channel = route(&self.hub, key)?;
+        for attempt in 0..hub::ATTEMPTS {
+            if self.hub.is_shutting_down() {
+                break;
+            }
+            let handle = self.hub.key(key, &channel);
+            let sub = self.hub.next_id();
+            let (tx, changes) = mpsc::channel(capacity);
+            let (done, answer) = oneshot::channel();
+            let request = ApiRequest {
+                caller: Caller::Group,
+                op: ApiOp::Attach { sub, changes: tx },
+                done,
+            };
+            if handle.send(Command::Api(request)).await.is_ok() {
+                if let Ok(reply) = answer.await {
+                    let current = match reply? {
+                        ApiReply::Current(c) => c,
+                        other => return Err(unexpected(other)),
+                    };
+                    return Ok(Subscription {
+                        hub: self.hub.clone(),
+                        key: key.to_owned(),
+                        sub,
+                        handle,
+                        current,
+                        changes,
+                    });
+                }
+            }
+            hub::backoff(attempt).await;
+        }
+        Err(ApiError::Unavailable(key.to_owned()))
+    }
+}
+
+/// A Rust caller attached to a key: the key's group. Dropping it detaches.
+pub struct Subscription {
+    hub: Hub,
+    key: String,
+    sub: SubId,
+    handle: crate::authority::KeyHandle,
+    current: Current,
+    changes: mpsc::Receiver<Change>,
+}
+
+impl Subscription {
+    /// The key's state when the subscription attached.
+    pub fn current(&self) -> &Current {
+        &self.current
+    }
+
+    /// The next change; `None` once the key is gone (its authority stopped).
+    pub async fn next(&mut self) -> Option<Change> {
+        self.changes.recv().await
+    }
+
+    /// The key's whole state now (as its group).
+    pub async fn get(&self) -> Result<Current, ApiError> {
+        match call(&self.hub, &self.key, Caller::Group, false, || ApiOp::Get {
+            path: None,
+        })
+        .await?
+        {
+            ApiReply::Current(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// [`StateApi::put`], as the key's group.
+    pub async fn put(&self, path: &str, value: Value) -> Result<u64, ApiError> {
+        edit_as(&self.hub, &self.key, Caller::Group, put_edit(path, value)).await
+    }
+
+    /// [`StateApi::delete`], as the key's group.
+    pub async fn delete(&self, path: &str) -> Result<u64, ApiError> {
+        edit_as(&self.hub, &self.key, Caller::Group, delete_edit(path)).await
+    }
+
+    /// [`StateApi::patch`], as the key's group.
+    pub async fn patch(&self, ops: Vec<PatchOp>) -> Result<u64, ApiError> {
+        edit_as(&self.hub, &self.key, Caller::Group, patch_edit(ops)).await
+    }
+
+    /// [`StateApi::update`], as the key's group.
+    pub async fn update<F>(&self, f: F) -> Result<u64, ApiError>
+    where
+        F: Fn(&mut Doc) -> Result<(), ChannelError> + Send + Sync + 'static,
+    {
+        edit_as(&self.hub, &self.key, Caller::Group, update_edit(f)).await
+    }
+
+    /// [`StateApi::reset`], as the key's group.
+    pub async fn reset(&self) -> Result<u64, ApiError> {
+        committed(call(&self.hub, &self.key, Caller::Group, true, || ApiOp::Reset).await?)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let sub = self.sub;
+        // Detach from a task when there is a runtime; without one the authority notices the
+        // closed channel on its next delivery.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = handle.send(Command::Detach { sub }).await;
+            });
+        }
+    }
+}
+
+/// What an edit needs: the permissions its ops require.
+pub(crate) struct Edit {
+    pub(crate) needs: Permissions,
+    pub(crate) run: EditFn,
+}
+
+fn put_edit(path: &str, value: Value) -> Edit {
+    let path = path.to_owned();
+    Edit {
+        needs: Permissions::NONE.with(Permission::Write),
+        run: Arc::new(move |doc| doc.set(&path, value.clone()).map_err(ChannelError::from)),
+    }
+}
+
+fn delete_edit(path: &str) -> Edit {
+    let path = path.to_owned();
+    Edit {
+        needs: Permissions::NONE.with(Permission::Delete),
+        run: Arc::new(move |doc| doc.remove(&path).map(drop).map_err(ChannelError::from)),
+    }
+}
+
+/// The permissions an RFC 6902 patch needs: write, and delete when it removes or moves.
+pub(crate) fn patch_permissions(ops: &[PatchOp]) -> Permissions {
+    let removes = ops
+        .iter()
+        .any(|op| matches!(op, PatchOp::Remove { .. } | PatchOp::Move { .. }));
+    let write = Permissions::NONE.with(Permission::Write);
+    if removes {
+        write.with(Permission::Delete)
+    } else {
+        write
+    }
+}
+
+fn patch_edit(ops: Vec<PatchOp>) -> Edit {
+    Edit {
+        needs: patch_permissions(&ops),
+        run: Arc::new(move |doc| doc.apply(&ops).map_err(ChannelError::from)),
+    }
+}
+
+fn update_edit<F>(f: F) -> Edit
+where
+    F: Fn(&mut Doc) -> Result<(), ChannelError> + Send + Sync + 'static,
+{
+    Edit {
+        needs: Permissions::NONE.with(Permission::Write),
+        run: Arc::new(f),
+    }
+}
+
+async fn edit_as(hub: &Hub, key: &str, caller: Caller, edit: Edit) -> Result<u64, ApiError> {
+    let Edit { needs, run } = edit;
+    committed(
+        call(hub, key, caller, true, || ApiOp::Edit {
+            needs,
+            run: run.clone(),
+        })
+        .await?,
+    )
+}
+
+fn committed(reply: ApiReply) -> Result<u64, ApiError> {
+    match reply {
+        ApiReply::Committed(version) => Ok(version),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn unexpected(reply: ApiReply) -> ApiError {
+    ApiError::Refused(format!(
+        "unexpected reply from the key's authority: {reply:?}"
+    ))
+}
+
+/// The channel serving the shared key `key`.
+fn route(hub: &Hub, key: &str) -> Result<Arc<dyn ErasedChannel>, ApiError> {
+    let channel = hub
+        .route(key)
+        .ok_or_else(|| ApiError::NoRoute(key.to_owned()))?;
+    if channel.scope() != Scope::Shared {
+        return Err(ApiError::NotShared(key.to_owned()));
+    }
+    Ok(channel)
+}
+
+/// Send an API request to `key`'s authority: `create` starts the key if it is not live
+/// (else [`ApiError::UnknownKey`]); retries while the authority it reaches is stopping.
+async fn call(
+    hub: &Hub,
+    key: &str,
+    caller: Caller,
+    create: bool,
+    op: impl Fn() -> ApiOp,
+) -> Result<ApiReply, ApiError> {
+    let channel = route(hub, key)?;
+    for attempt in 0..hub::ATTEMPTS {
+        if hub.is_shutting_down() {
+            break;
+        }
+        let handle = if create {
+            hub.key(key, &channel)
+        } else {
+            match hub.live_key(key) {
+                Some(handle) => handle,
+                None => return Err(ApiError::UnknownKey(key.to_owned())),
+            }
+        };
+        let (done, answer) = oneshot::channel();
+        let request = ApiRequest {
+            caller,
+            op: op(),
+            done,
+        };
+        if handle.send(Command::Api(request)).await.is_ok() {
+            if let Ok(reply) = answer.await {
+                return reply;
+            }
+        }
+        hub::backoff(attempt).await;
+    }
+    Err(ApiError::Unavailable(key.to_owned()))
+}
