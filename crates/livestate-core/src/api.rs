@@ -231,41 +231,61 @@ impl StateApi {
     /// yields every change after it; calls through it are the key's group. The key lives
     /// while it is attached.
     pub async fn subscribe(&self, key: &str) -> Result<Subscription, ApiError> {
-        let capacity = self.hub.limits().outbox_capacity;
-        let channel = route(&self.hub, key)?;
-        for attempt in 0..hub::ATTEMPTS {
-            if self.hub.is_shutting_down() {
-                break;
-            }
-            let handle = self.hub.key(key, &channel);
-            let sub = self.hub.next_id();
-            let (tx, changes) = mpsc::channel(capacity);
-            let (done, answer) = oneshot::channel();
-            let request = ApiRequest {
-                caller: Caller::Group,
-                op: ApiOp::Attach { sub, changes: tx },
-                done,
-            };
-            if handle.send(Command::Api(request)).await.is_ok() {
-                if let Ok(reply) = answer.await {
-                    let current = match reply? {
-                        ApiReply::Current(c) => c,
-                        other => return Err(unexpected(other)),
-                    };
-                    return Ok(Subscription {
-                        hub: self.hub.clone(),
-                        key: key.to_owned(),
-                        sub,
-                        handle,
-                        current,
-                        changes,
-                    });
-                }
-            }
-            hub::backoff(attempt).await;
-        }
-        Err(ApiError::Unavailable(key.to_owned()))
+        attach(&self.hub, key, Caller::Group, true).await
     }
+
+    /// Watch a live key as `caller` (which needs `read`): like [`StateApi::subscribe`], but
+    /// a key nobody started is [`ApiError::UnknownKey`]. HTTP's event stream uses it.
+    pub async fn watch(&self, key: &str, caller: Caller) -> Result<Subscription, ApiError> {
+        attach(&self.hub, key, caller, false).await
+    }
+}
+
+async fn attach(
+    hub: &Hub,
+    key: &str,
+    caller: Caller,
+    create: bool,
+) -> Result<Subscription, ApiError> {
+    let capacity = hub.limits().outbox_capacity;
+    let channel = route(hub, key)?;
+    for attempt in 0..hub::ATTEMPTS {
+        if hub.is_shutting_down() {
+            break;
+        }
+        let handle = if create {
+            hub.key(key, &channel)
+        } else {
+            hub.live_key(key)
+                .ok_or_else(|| ApiError::UnknownKey(key.to_owned()))?
+        };
+        let sub = hub.next_id();
+        let (tx, changes) = mpsc::channel(capacity);
+        let (done, answer) = oneshot::channel();
+        let request = ApiRequest {
+            caller,
+            op: ApiOp::Attach { sub, changes: tx },
+            done,
+        };
+        if handle.send(Command::Api(request)).await.is_ok() {
+            if let Ok(reply) = answer.await {
+                let current = match reply? {
+                    ApiReply::Current(c) => c,
+                    other => return Err(unexpected(other)),
+                };
+                return Ok(Subscription {
+                    hub: hub.clone(),
+                    key: key.to_owned(),
+                    sub,
+                    handle,
+                    current,
+                    changes,
+                });
+            }
+        }
+        hub::backoff(attempt).await;
+    }
+    Err(ApiError::Unavailable(key.to_owned()))
 }
 
 /// A Rust caller attached to a key: the key's group. Dropping it detaches.

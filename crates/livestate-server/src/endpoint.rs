@@ -32,7 +32,7 @@
 use crate::{ServerConfig, livestate_js, ws};
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use futures_util::future::BoxFuture;
 use livestate_core::{Assigns, Backplane, Channel, Hub, HubBuilder, Limits};
 use std::future::Future;
@@ -85,6 +85,8 @@ pub(crate) struct AppState {
     pub(crate) connect: Option<ConnectFn>,
     /// When set, a WebSocket upgrade whose `Origin` is not listed is refused (403).
     pub(crate) origins: Option<Arc<[HeaderValue]>>,
+    /// When set, the HTTP state API needs `Authorization: Bearer <token>`.
+    pub(crate) api_token: Option<Arc<str>>,
 }
 
 /// Builds an [`Endpoint`].
@@ -93,6 +95,7 @@ pub struct EndpointBuilder {
     config: ServerConfig,
     connect: Option<ConnectFn>,
     origins: Origins,
+    api_token: Option<Arc<str>>,
 }
 
 enum Origins {
@@ -164,6 +167,14 @@ impl EndpointBuilder {
         self
     }
 
+    /// Require `Authorization: Bearer <token>` on the HTTP state API (`/api/...`);
+    /// without it the API answers 401. Callers with the token are still *public* callers
+    /// for the ACL.
+    pub fn api_token(mut self, token: impl Into<String>) -> EndpointBuilder {
+        self.api_token = Some(Arc::from(token.into()));
+        self
+    }
+
     /// Let pages from any origin use livestate (permissive CORS; no origin check).
     pub fn allow_any_origin(mut self) -> EndpointBuilder {
         self.origins = Origins::Any;
@@ -197,6 +208,7 @@ impl EndpointBuilder {
                 sockets: TaskTracker::new(),
                 connect: self.connect,
                 origins,
+                api_token: self.api_token,
             },
             cors,
         }
@@ -211,6 +223,7 @@ impl Endpoint {
             config: ServerConfig::default(),
             connect: None,
             origins: Origins::Unchecked,
+            api_token: None,
         }
     }
 
@@ -223,18 +236,31 @@ impl Endpoint {
                 sockets: TaskTracker::new(),
                 connect: None,
                 origins: None,
+                api_token: None,
             },
             cors: None,
         }
     }
 
-    /// The routes: `GET /socket/websocket`, `GET /health`, `GET /livestate.js`. Nest them
-    /// where the front end expects them (`/live` gives the socket URL `/live/socket`).
+    /// The routes: `GET /socket/websocket`, `GET /health`, `GET /livestate.js`, and the
+    /// HTTP state API under `/api` (see [`crate::http_api`]). Nest them where the front end
+    /// expects them (`/live` gives the socket URL `/live/socket`).
     pub fn router(&self) -> Router {
+        use crate::http_api as api;
         let router = Router::new()
             .route("/health", get(crate::health))
             .route("/livestate.js", get(livestate_js))
             .route("/socket/websocket", get(ws::handler))
+            .route(
+                "/api/state/{topic}",
+                get(api::get_state)
+                    .put(api::put_state)
+                    .delete(api::delete_state)
+                    .patch(api::patch_state),
+            )
+            .route("/api/state/{topic}/reset", post(api::reset_state))
+            .route("/api/state/{topic}/events", get(api::state_events))
+            .route("/api/openapi.json", get(api::openapi))
             .with_state(self.state.clone());
         match &self.cors {
             Some(cors) => router.layer(cors.clone()),

@@ -7,12 +7,14 @@
 //!
 //! Modules:
 //! - [`endpoint`]: [`Endpoint`] and its builder, [`ConnectInfo`], [`ConnectRefused`].
+//! - [`http_api`]: the HTTP state API (JSON, SSE) and its OpenAPI description.
 //! - [`cli`]: the `serve` command line, shared by the binaries.
 //! - `ws`: the WebSocket transport (read loop, batched write loop, close codes).
 //! - `params`: connect params from the query string.
 
 pub mod cli;
 pub mod endpoint;
+pub mod http_api;
 mod params;
 mod ws;
 

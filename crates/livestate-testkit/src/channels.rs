@@ -10,7 +10,9 @@
 //! | `counter10:*` | the same with `max_version` 10 |
 //! | `auth:*` | refuses joins without `"token": "secret"`; replies `whoami` with the join's user |
 //! | `slow:*` | a doc whose event `sleep` waits `{"ms": N}` before returning |
+//! | `openfail:*` | as `fail:*`, and everyone may write (to reach init over HTTP) |
 
+use livestate_core::acl::{Acl, Permissions};
 use livestate_core::{
     Channel, ChannelError, Doc, DocChannel, EventContext, HubBuilder, JoinContext, Reply, Scope,
 };
@@ -28,12 +30,20 @@ pub fn test_hub() -> HubBuilder {
         .channel("counter10:*", Counter { max_version: 10 })
         .channel("auth:*", Authorized)
         .channel("slow:*", TestDoc::new().sleep_event())
+        .channel(
+            "openfail:*",
+            TestDoc::new().failing_init().acl(Acl {
+                group: Permissions::ALL,
+                public: Permissions::ALL,
+            }),
+        )
 }
 
 /// The `doc:` channel with test behaviours switched on.
 #[derive(Debug, Clone, Default)]
 pub struct TestDoc {
     scope: Scope,
+    acl: Acl,
     failing_init: bool,
     panic_on_boom: bool,
     sleep_event: bool,
@@ -43,6 +53,12 @@ impl TestDoc {
     /// A plain shared doc.
     pub fn new() -> TestDoc {
         TestDoc::default()
+    }
+
+    /// With this ACL (default: group all, public read).
+    pub fn acl(mut self, acl: Acl) -> TestDoc {
+        self.acl = acl;
+        self
     }
 
     /// With this scope.
@@ -76,6 +92,10 @@ impl Channel for TestDoc {
 
     fn scope(&self) -> Scope {
         self.scope
+    }
+
+    fn acl(&self) -> Acl {
+        self.acl
     }
 
     async fn init(

@@ -101,3 +101,96 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// A Server-Sent Events stream read from a raw connection.
+pub struct EventStream {
+    stream: tokio::net::TcpStream,
+    buffer: String,
+    /// The response's status.
+    pub status: u16,
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerEvent {
+    /// Its `event:` name.
+    pub event: String,
+    /// Its `data:` (lines joined with `\n`).
+    pub data: String,
+}
+
+/// Open `GET path` as an event stream.
+pub async fn events(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<EventStream> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    let mut s = EventStream {
+        stream,
+        buffer: String::new(),
+        status: 0,
+    };
+    let head_end = loop {
+        if let Some(i) = s.buffer.find("\r\n\r\n") {
+            break i;
+        }
+        s.fill().await?;
+    };
+    s.status = s.buffer[..head_end]
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    s.buffer.drain(..head_end + 4);
+    Ok(s)
+}
+
+impl EventStream {
+    async fn fill(&mut self) -> Result<()> {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            self.stream.read(&mut chunk),
+        )
+        .await
+        .map_err(|_| anyhow!("no event within 5 s"))??;
+        if n == 0 {
+            return Err(anyhow!("the event stream ended"));
+        }
+        self.buffer.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        Ok(())
+    }
+
+    /// The next event (keep-alive comments skipped).
+    pub async fn next(&mut self) -> Result<ServerEvent> {
+        loop {
+            // Events end with a blank line; chunked framing adds lines of hex sizes, which
+            // are neither `event:` nor `data:` and are skipped.
+            let normalized = self.buffer.replace("\r\n", "\n");
+            if let Some(end) = normalized.find("\n\n") {
+                let block = normalized[..end].to_owned();
+                self.buffer = normalized[end + 2..].to_owned();
+                let mut event = String::new();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.trim_start().to_owned());
+                    }
+                }
+                if !event.is_empty() || !data.is_empty() {
+                    return Ok(ServerEvent {
+                        event,
+                        data: data.join("\n"),
+                    });
+                }
+                continue;
+            }
+            self.fill().await?;
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The HTTP state API: the server API over HTTP, for code that is not a WebSocket client
+//! (a script, a cron job, another service). HTTP callers are *public* callers for the ACL.
+//!
+//! | method and path | does | answers |
+//! |---|---|---|
+//! | `GET /api/state/{topic}` | the whole state | `{"state": ..., "version": N}` |
+//! | `GET /api/state/{topic}?path=/a/b` | the value at a JSON Pointer | `{"path": "/a/b", "value": ...}` |
+//! | `PUT /api/state/{topic}?path=/a/b` | set it (body: the JSON value) | `{"version": N}` |
+//! | `DELETE /api/state/{topic}?path=/a/b` | remove it | `{"version": N}` |
+//! | `PATCH /api/state/{topic}` | apply RFC 6902 ops (body), atomically | `{"version": N}` |
+//! | `POST /api/state/{topic}/reset` | back to the initial state | `{"version": N}` |
+//! | `GET /api/state/{topic}/events` | Server-Sent Events: `snapshot`, then one `change` per change | |
+//! | `GET /api/openapi.json` | this API, described in OpenAPI 3.1 | |
+//!
+//! Errors are `{"error": {"code": "...", "message": "..."}}` with a stable code:
+//!
+//! | status | code |
+//! |---|---|
+//! | 400 | `bad_request` (bad JSON, bad pointer, an op that cannot apply, no `path` to delete), `not_shared` |
+//! | 401 | `unauthorized` (an API token is configured and the request lacks it) |
+//! | 403 | `permission_denied` (the ACL's public permissions lack what the call needs) |
+//! | 404 | `unknown_key`, `property_not_found`, `no_route` |
+//! | 409 | `test_failed` (a `test` op of a patch) |
+//! | 413 | `too_large` (a body over the frame size limit, 1 MiB by default) |
+//! | 422 | `refused` (the channel's `init` refused) |
+//! | 503 | `unavailable` |
+
+use crate::endpoint::AppState;
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use futures_util::stream::{self, Stream};
+use livestate_core::acl::Caller;
+use livestate_core::api::ApiError;
+use livestate_protocol::PatchOp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// The OpenAPI description of this API.
+pub const OPENAPI_JSON: &str = include_str!("../assets/openapi.json");
+
+/// The query of the state routes.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PathQuery {
+    path: Option<String>,
+}
+
+/// An HTTP error: a status and a stable code.
+#[derive(Debug)]
+pub(crate) struct HttpError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl HttpError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> HttpError {
+        HttpError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+}
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> HttpError {
+        let status = match &e {
+            ApiError::BadRequest(_) | ApiError::NotShared(_) => StatusCode::BAD_REQUEST,
+            ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::NoRoute(_) | ApiError::UnknownKey(_) | ApiError::PropertyNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::TestFailed(_) => StatusCode::CONFLICT,
+            ApiError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        HttpError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type Answer = Result<Json<Value>, HttpError>;
+
+/// Refuse requests without the configured bearer token.
+fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
+    let Some(expected) = &app.api_token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // compare in constant time: the token is a secret
+    let matches = given.is_some_and(|g| {
+        g.len() == expected.len()
+            && g.bytes()
+                .zip(expected.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this API needs an Authorization: Bearer token",
+        ))
+    }
+}
+
+/// Read a JSON body of at most the frame size limit.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    app: &AppState,
+    body: Body,
+) -> Result<T, HttpError> {
+    let limit = app.config.max_frame_size;
+    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is over the limit of {limit} bytes"),
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| HttpError::bad_request(format!("the body is not what this call takes: {e}")))
+}
+
+pub(crate) async fn get_state(
+    State(app): State<AppState>,
+    Path(topic): Path<String>,
+    Query(q): Query<PathQuery>,
+    headers: HeaderMap,
+) -> Answer {
+    authorize(&app, &headers)?;
+    let api = app.hub.api();
+    match q.path {
+        None => {
+            let current = api.get(&topic).await?;
+            Ok(Json(
+                json!({"state": current.state, "version": current.version}),
+            ))
+        }
+        Some(path) => {
+            let value = api.get_path(&topic, &path).await?;
+            Ok(Json(json!({"path": path, "value": value})))
+        }
+    }
+}
+
+pub(crate) async fn put_state(
+    State(app): State<AppState>,
+    Path(topic): Path<String>,
+    Query(q): Query<PathQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    authorize(&app, &headers)?;
+    let value: Value = json_body(&app, body).await?;
+    let path = q.path.unwrap_or_default();
+    let version = app.hub.api().put(&topic, &path, value).await?;
+    Ok(Json(json!({"version": version})))
+}
+
+pub(crate) async fn delete_state(
+    State(app): State<AppState>,
+    Path(topic): Path<String>,
+    Query(q): Query<PathQuery>,
+    headers: HeaderMap,
+) -> Answer {
+    authorize(&app, &headers)?;
+    let path = q
+        .path
+        .ok_or_else(|| HttpError::bad_request("DELETE needs ?path=/json/pointer"))?;
+    let version = app.hub.api().delete(&topic, &path).await?;
+    Ok(Json(json!({"version": version})))
+}
+
+pub(crate) async fn patch_state(
+    State(app): State<AppState>,
+    Path(topic): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    authorize(&app, &headers)?;
+    let ops: Vec<PatchOp> = json_body(&app, body).await?;
+    let version = app.hub.api().patch(&topic, ops).await?;
+    Ok(Json(json!({"version": version})))
+}
+
+pub(crate) async fn reset_state(
+    State(app): State<AppState>,
+    Path(topic): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
+    authorize(&app, &headers)?;
+    let version = app.hub.api().reset(&topic).await?;
+    Ok(Json(json!({"version": version})))
+}
+
+pub(crate) async fn state_events(
+    State(app): State<AppState>,
+    Path(topic): Path<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, HttpError> {
+    authorize(&app, &headers)?;
+    let sub = app.hub.api().watch(&topic, Caller::Public).await?;
+    let snapshot = json!({"state": sub.current().state, "version": sub.current().version});
+    let first = Event::default()
+        .event("snapshot")
+        .data(snapshot.to_string());
+    let changes = stream::unfold(sub, |mut sub| async move {
+        let change = sub.next().await?;
+        let data = serde_json::to_string(&change).unwrap_or_default();
+        Some((Ok(Event::default().event("change").data(data)), sub))
+    });
+    let events = stream::once(async { Ok(first) }).chain(changes);
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+pub(crate) async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}
