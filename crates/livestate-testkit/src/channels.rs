@@ -10,6 +10,8 @@
 //! | `counter10:*` | the same with `max_version` 10 |
 //! | `auth:*` | refuses joins without `"token": "secret"`; replies `whoami` with the join's user |
 //! | `slow:*` | a doc whose event `sleep` waits `{"ms": N}` before returning |
+//! | `room:*` | a doc with presence: join params `{"presence": {"key": ..., "meta": {...}}}` |
+//! | `room:*` | a doc with presence: join params `{"presence": {"key": ..., "meta": {...}}}` |
 //! | `openfail:*` | as `fail:*`, and everyone may write (to reach init over HTTP) |
 
 use livestate_core::acl::{Acl, Permissions};
@@ -30,6 +32,7 @@ pub fn test_hub() -> HubBuilder {
         .channel("counter10:*", Counter { max_version: 10 })
         .channel("auth:*", Authorized)
         .channel("slow:*", TestDoc::new().sleep_event())
+        .channel("room:*", DocChannel::default().presence(true))
         .channel(
             "openfail:*",
             TestDoc::new().failing_init().acl(Acl {
