@@ -41,6 +41,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A channel callback's result: `Result<T, ChannelError>`.
+pub type Result<T, E = ChannelError> = std::result::Result<T, E>;
+
 /// LiveState's default `max_version`: versions count 0..=1000 and wrap to 0.
 pub const DEFAULT_MAX_VERSION: u64 = 1000;
 
@@ -126,14 +129,19 @@ pub trait Channel: Send + Sync + 'static {
 
     /// Handle the client event `lvs_evt:<event>`. Change `state` in place; return reply
     /// events for the sender (pushed before the patch). An error leaves the state as it was
-    /// and reaches the sender as `{"reason": ...}`.
+    /// and reaches the sender as `{"reason": ...}`. The default refuses every event
+    /// (`unknown event "..."`), for channels that only show state.
     fn handle_event(
         &self,
         event: &str,
         payload: Value,
         state: &mut Self::State,
         ctx: &EventContext,
-    ) -> impl Future<Output = Result<Reply, ChannelError>> + Send;
+    ) -> impl Future<Output = Result<Reply, ChannelError>> + Send {
+        let _ = (payload, state, ctx);
+        let refusal = ChannelError::unknown_event(event);
+        async move { Err(refusal) }
+    }
 
     /// Handle a message sent to this key by Rust code ([`Hub::send`](crate::Hub::send)), the
     /// PubSub case: a background job or a controller changing what every joiner sees.

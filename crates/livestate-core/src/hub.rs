@@ -135,6 +135,12 @@ impl HubBuilder {
         self
     }
 
+    /// Whether `pattern` is routed already.
+    pub fn routes(&self, pattern: &str) -> bool {
+        let pattern = Pattern::parse(pattern);
+        self.routes.iter().any(|r| r.pattern == pattern)
+    }
+
     /// Use this backplane instead of the in-memory one.
     pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> HubBuilder {
         self.backplane = backplane;

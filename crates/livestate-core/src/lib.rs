@@ -44,7 +44,8 @@ pub mod token;
 
 pub use backplane::{Backplane, MemoryBackplane};
 pub use channel::{
-    Assigns, Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Scope, Ttl,
+    Assigns, Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Result,
+    Scope, Ttl,
 };
 pub use doc::Doc;
 pub use doc_channel::DocChannel;

@@ -1,10 +1,12 @@
 //! The command line shared by `livestate` and the test server: `serve` and its flags.
 
+use crate::config::{Config, DocConfig, TtlConfig};
 use crate::{Endpoint, ServerConfig, demo_router, serve};
 use anyhow::Context;
-use livestate_core::{HubBuilder, Limits};
+use livestate_core::{DocChannel, HubBuilder, Limits};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The command line: `NAME serve [flags]`.
@@ -26,74 +28,149 @@ enum Command {
 }
 
 /// The whole of a server binary: parse the command line, log, and serve `hub`'s routes
-/// until SIGINT or SIGTERM.
-pub fn main(hub: HubBuilder) -> anyhow::Result<()> {
+/// until SIGINT or SIGTERM. An error (a bad configuration file, a port in use) is printed
+/// as one message and the exit status is 1.
+pub fn main(hub: HubBuilder) -> std::process::ExitCode {
     use clap::Parser;
     init_tracing();
     let Command::Serve(args) = Cli::parse().command;
-    tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the tokio runtime")?
-        .block_on(run(args, hub))
+        .context("starting the tokio runtime")
+        .and_then(|runtime| runtime.block_on(run(args, hub)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("livestate: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
-/// The flags of `serve`.
+/// The flags of `serve`. A flag given on the command line wins over the configuration
+/// file, which wins over the defaults shown.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:4000")]
-    pub bind: SocketAddr,
-    /// Largest frame a client may send, in bytes (larger: close 1009).
-    #[arg(long, default_value_t = 1 << 20)]
-    pub max_frame_size: usize,
-    /// Channels one socket may join at once.
-    #[arg(long, default_value_t = 100)]
-    pub max_channels: usize,
-    /// Seconds without a frame from a client before its socket is closed (4001).
-    #[arg(long, default_value_t = 60)]
-    pub idle_timeout: u64,
-    /// Seconds a client may leave frames unread before it is dropped.
-    #[arg(long, default_value_t = 30)]
-    pub write_timeout: u64,
-    /// Frames queued per socket before its subscriptions lag and are resynced.
-    #[arg(long, default_value_t = 1024)]
-    pub outbox_capacity: usize,
-    /// Bytes queued per socket before its subscriptions lag and are resynced.
-    #[arg(long, default_value_t = 1 << 20)]
-    pub outbox_bytes: usize,
-    /// Seconds a shared key lives after its last subscriber left.
-    #[arg(long, default_value_t = 60)]
-    pub ttl: u64,
+    /// A TOML configuration file (doc key patterns with their ACL, TTL and initial state,
+    /// limits, the API token); see the `config` module docs.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:4000].
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
+    /// Largest frame a client may send, in bytes (larger: close 1009) [default: 1048576].
+    #[arg(long)]
+    pub max_frame_size: Option<usize>,
+    /// Channels one socket may join at once [default: 100].
+    #[arg(long)]
+    pub max_channels: Option<usize>,
+    /// Seconds without a frame from a client before its socket is closed (4001)
+    /// [default: 60].
+    #[arg(long)]
+    pub idle_timeout: Option<u64>,
+    /// Seconds a client may leave frames unread before it is dropped [default: 30].
+    #[arg(long)]
+    pub write_timeout: Option<u64>,
+    /// Frames queued per socket before its subscriptions lag and are resynced
+    /// [default: 1024].
+    #[arg(long)]
+    pub outbox_capacity: Option<usize>,
+    /// Bytes queued per socket before its subscriptions lag and are resynced
+    /// [default: 1048576].
+    #[arg(long)]
+    pub outbox_bytes: Option<usize>,
+    /// Seconds a shared key lives after its last subscriber left [default: 60].
+    #[arg(long)]
+    pub ttl: Option<u64>,
+    /// WebSocket read buffer per socket, in bytes [default: 4096].
+    #[arg(long)]
+    pub read_buffer_size: Option<usize>,
     /// Do not serve the demo page at `/`.
     #[arg(long)]
     pub no_demo: bool,
-    /// WebSocket read buffer per socket, in bytes.
-    #[arg(long, default_value_t = 4096)]
-    pub read_buffer_size: usize,
 }
 
-/// Run `serve` with `hub` (its routes; limits come from `args`) until SIGINT or SIGTERM.
+/// Run `serve` with `hub`'s routes until SIGINT or SIGTERM. The configuration file's
+/// `[[docs]]` patterns are added to them (without any, `doc:*` with the defaults, unless
+/// `hub` routes it already).
 pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let defaults = Limits::default();
+    let server_defaults = ServerConfig::default();
+    let secs = |flag: Option<u64>| flag.map(Duration::from_secs);
+    let ttl = match (args.ttl, file.limits.ttl) {
+        (Some(s), _) => Some(Duration::from_secs(s)),
+        (None, Some(TtlConfig::After(d))) => Some(d),
+        // "never" as the default TTL: a very long one (channels may still set their own)
+        (None, Some(TtlConfig::Never)) => Some(Duration::from_secs(u64::from(u32::MAX))),
+        (None, None) => None,
+    };
     let limits = Limits {
-        max_channels: args.max_channels,
-        outbox_capacity: args.outbox_capacity,
-        outbox_bytes: args.outbox_bytes,
-        ttl: Duration::from_secs(args.ttl),
-        ..Limits::default()
+        max_channels: args
+            .max_channels
+            .or(file.limits.max_channels)
+            .unwrap_or(defaults.max_channels),
+        outbox_capacity: args
+            .outbox_capacity
+            .or(file.limits.outbox_capacity)
+            .unwrap_or(defaults.outbox_capacity),
+        outbox_bytes: args
+            .outbox_bytes
+            .or(file.limits.outbox_bytes)
+            .unwrap_or(defaults.outbox_bytes),
+        ttl: ttl.unwrap_or(defaults.ttl),
+        handler_timeout: file
+            .limits
+            .handler_timeout
+            .unwrap_or(defaults.handler_timeout),
+        ..defaults
     };
     let config = ServerConfig {
-        max_frame_size: args.max_frame_size,
-        idle_timeout: Duration::from_secs(args.idle_timeout),
-        write_timeout: Duration::from_secs(args.write_timeout),
-        read_buffer_size: args.read_buffer_size,
-        ..ServerConfig::default()
+        max_frame_size: args
+            .max_frame_size
+            .or(file.limits.max_frame_size)
+            .unwrap_or(server_defaults.max_frame_size),
+        idle_timeout: secs(args.idle_timeout)
+            .or(file.limits.idle_timeout)
+            .unwrap_or(server_defaults.idle_timeout),
+        write_timeout: secs(args.write_timeout)
+            .or(file.limits.write_timeout)
+            .unwrap_or(server_defaults.write_timeout),
+        read_buffer_size: args
+            .read_buffer_size
+            .or(file.limits.read_buffer_size)
+            .unwrap_or(server_defaults.read_buffer_size),
+        ..server_defaults
     };
-    let endpoint = Endpoint::from_hub(hub.limits(limits).build(), config);
+    let mut hub = hub;
+    for doc in &file.docs {
+        hub = hub.channel(&doc.pattern, doc_channel(doc));
+    }
+    if file.docs.is_empty() && !hub.routes("doc:*") {
+        hub = hub.channel("doc:*", DocChannel::default());
+    }
+    let mut endpoint = Endpoint::builder().hub(hub).limits(limits).config(config);
+    if let Some(token) = &file.api.token {
+        endpoint = endpoint.api_token(token.clone());
+    }
+    match file.api.allow_origins.as_deref() {
+        Some([any]) if any == "*" => endpoint = endpoint.allow_any_origin(),
+        Some(origins) => endpoint = endpoint.allow_origins(origins),
+        None => {}
+    }
+    let endpoint = endpoint.build();
+    let bind = args
+        .bind
+        .or(file.bind)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4000)));
     let signal = shutdown_signal();
-    let listener = tokio::net::TcpListener::bind(args.bind)
+    let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .with_context(|| format!("binding {}", args.bind))?;
+        .with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(
         "livestate listening on http://{addr} (WebSocket: ws://{addr}/socket/websocket?vsn=2.0.0)"
@@ -106,6 +183,20 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
     serve(listener, app, &endpoint, signal).await?;
     tracing::info!("livestate stopped");
     Ok(())
+}
+
+/// The `doc:` channel a `[[docs]]` entry describes.
+fn doc_channel(doc: &DocConfig) -> DocChannel {
+    let mut channel = DocChannel::new(doc.initial.clone())
+        .acl(doc.acl)
+        .presence(doc.presence);
+    if let Some(ttl) = doc.ttl {
+        channel = channel.ttl(ttl.to_ttl());
+    }
+    if let Some(max) = doc.max_version {
+        channel = channel.max_version(max);
+    }
+    channel
 }
 
 /// A future that completes on SIGINT or SIGTERM. The handlers are registered when this is

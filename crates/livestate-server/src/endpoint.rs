@@ -114,6 +114,12 @@ impl EndpointBuilder {
         self
     }
 
+    /// Use this hub builder (with its routes) instead of an empty one.
+    pub fn hub(mut self, hub: HubBuilder) -> EndpointBuilder {
+        self.hub = hub;
+        self
+    }
+
     /// The hub's limits.
     pub fn limits(mut self, limits: Limits) -> EndpointBuilder {
         self.hub = self.hub.limits(limits);

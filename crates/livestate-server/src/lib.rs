@@ -8,11 +8,13 @@
 //! Modules:
 //! - [`endpoint`]: [`Endpoint`] and its builder, [`ConnectInfo`], [`ConnectRefused`].
 //! - [`http_api`]: the HTTP state API (JSON, SSE) and its OpenAPI description.
+//! - [`config`]: the TOML configuration file of `livestate serve --config`.
 //! - [`cli`]: the `serve` command line, shared by the binaries.
 //! - `ws`: the WebSocket transport (read loop, batched write loop, close codes).
 //! - `params`: connect params from the query string.
 
 pub mod cli;
+pub mod config;
 pub mod endpoint;
 pub mod http_api;
 mod params;

@@ -1,8 +1,7 @@
-//! The `livestate` binary: `livestate serve [--bind 127.0.0.1:4000] ...` serves `doc:`
-//! topics (see `livestate serve --help`).
+//! The `livestate` binary: `livestate serve [--config livestate.toml] [--bind ...]` serves
+//! `doc:` topics (see `livestate serve --help`).
 
-use livestate_core::{DocChannel, Hub};
-
-fn main() -> anyhow::Result<()> {
-    livestate_server::cli::main(Hub::builder().channel("doc:*", DocChannel::default()))
+fn main() -> std::process::ExitCode {
+    // `doc:*` comes from the configuration file's `[[docs]]`, or its default.
+    livestate_server::cli::main(livestate_core::Hub::builder())
 }

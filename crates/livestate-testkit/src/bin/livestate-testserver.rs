@@ -1,6 +1,6 @@
 //! `livestate-testserver serve ...`: the `livestate` server with the test channels of
 //! [`livestate_testkit::channels`] routed beside `doc:*`, for the Node and browser tests.
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     livestate_server::cli::main(livestate_testkit::channels::test_hub())
 }

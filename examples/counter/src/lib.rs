@@ -1,0 +1,62 @@
+//! A shared counter whose versions wrap after 10, as LiveState's `max_version` makes them:
+//! the page shows the count and the version, and after 16 clicks they are 16 and 5
+//! (versions go 0, 1, ..., 10, 0, 1, ...). The client accepts a patch whose version is its
+//! own plus one, or 0.
+//!
+//! Run it with `cargo run -p counter` and open <http://127.0.0.1:4005/>.
+
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply};
+use livestate_server::Endpoint;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The state of a `counter:` topic: `{"count": 0}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Count {
+    /// How many times `increment` was handled.
+    pub count: u64,
+}
+
+/// The channel behind `counter:*`: one count per topic, shared by everyone on it.
+pub struct CounterChannel;
+
+impl Channel for CounterChannel {
+    type State = Count;
+
+    fn max_version(&self) -> u64 {
+        10
+    }
+
+    async fn init(&self, _: &str, _: &Value, _: &JoinContext) -> Result<Count, ChannelError> {
+        Ok(Count::default())
+    }
+
+    async fn handle_event(
+        &self,
+        event: &str,
+        _: Value,
+        state: &mut Count,
+        _: &EventContext,
+    ) -> Result<Reply, ChannelError> {
+        match event {
+            "increment" => state.count += 1,
+            _ => return Err(ChannelError::unknown_event(event)),
+        }
+        Ok(Reply::none())
+    }
+}
+
+/// livestate's routes with `counter:*` routed to [`CounterChannel`].
+pub fn endpoint() -> Endpoint {
+    Endpoint::builder()
+        .channel("counter:*", CounterChannel)
+        .build()
+}
+
+/// The page, at `/`.
+pub fn pages() -> Router {
+    Router::new().route("/", get(Html(include_str!("../assets/index.html"))))
+}

@@ -1,0 +1,92 @@
+//! Join params, and the errors a page can meet, as in LiveState's testbed:
+//!
+//! - `/` joins the topic `join_params` with the params `{"foo": ...}` (from the page's
+//!   `?foo=` query, default `"foo"`); the channel puts them in its state and the page
+//!   shows them. Each join has its own state ([`Scope::Connection`]): with a shared state,
+//!   only the first joiner's params would count.
+//! - `/errors` has one element joining `garbage`, which no channel serves (the page shows
+//!   `unmatched topic`), and one joining `failing`, whose `init` fails (the page shows its
+//!   message).
+//!
+//! Run it with `cargo run -p join_params` and open <http://127.0.0.1:4004/>.
+
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+use livestate_core::channel::decode_payload;
+use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply, Scope};
+use livestate_server::Endpoint;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The state of a `join_params` join: its params, `{"foo": "..."}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Joined {
+    /// The join param `foo`.
+    pub foo: String,
+}
+
+/// The channel behind `join_params`: the state is the join's params.
+pub struct JoinParamsChannel;
+
+impl Channel for JoinParamsChannel {
+    type State = Joined;
+
+    fn scope(&self) -> Scope {
+        Scope::Connection
+    }
+
+    async fn init(&self, _: &str, params: &Value, _: &JoinContext) -> Result<Joined, ChannelError> {
+        decode_payload("join params", params.clone())
+    }
+
+    async fn handle_event(
+        &self,
+        event: &str,
+        _: Value,
+        _: &mut Joined,
+        _: &EventContext,
+    ) -> Result<Reply, ChannelError> {
+        Err(ChannelError::unknown_event(event))
+    }
+}
+
+/// What [`FailingChannel`]'s `init` fails with; the page shows it.
+pub const INIT_ERROR: &str = "this channel always fails to start";
+
+/// The channel behind `failing`: its `init` fails, so a joiner gets the `error` push
+/// `{"message": INIT_ERROR}`, which phx-live-state turns into a `livestate-error`.
+pub struct FailingChannel;
+
+impl Channel for FailingChannel {
+    type State = Value;
+
+    async fn init(&self, _: &str, _: &Value, _: &JoinContext) -> Result<Value, ChannelError> {
+        Err(ChannelError::refused(INIT_ERROR))
+    }
+
+    async fn handle_event(
+        &self,
+        event: &str,
+        _: Value,
+        _: &mut Value,
+        _: &EventContext,
+    ) -> Result<Reply, ChannelError> {
+        Err(ChannelError::unknown_event(event))
+    }
+}
+
+/// livestate's routes: `join_params` and `failing` (and nothing for `garbage`).
+pub fn endpoint() -> Endpoint {
+    Endpoint::builder()
+        .channel("join_params", JoinParamsChannel)
+        .channel("failing", FailingChannel)
+        .build()
+}
+
+/// The pages: `/` (join params) and `/errors`.
+pub fn pages() -> Router {
+    Router::new()
+        .route("/", get(Html(include_str!("../assets/index.html"))))
+        .route("/errors", get(Html(include_str!("../assets/errors.html"))))
+}
