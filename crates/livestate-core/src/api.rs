@@ -257,7 +257,7 @@ async fn attach(
             hub.key(key, &channel)
         } else {
             hub.live_key(key)
-                .ok_or_else(|| ApiError::UnknownKey(key.to_owned()))?
+                .ok_or_else(|| not_live(&*channel, key, caller))?
         };
         let sub = hub.next_id();
         let (tx, changes) = mpsc::channel(capacity);
@@ -440,6 +440,15 @@ fn unexpected(reply: ApiReply) -> ApiError {
     ))
 }
 
+/// A read of a key that is not live: a caller who may not read the channel's keys learns
+/// only that (not whether the key exists).
+fn not_live(channel: &dyn ErasedChannel, key: &str, caller: Caller) -> ApiError {
+    match channel.acl().check(caller, Permission::Read) {
+        Err(denied) => ApiError::Denied(denied),
+        Ok(()) => ApiError::UnknownKey(key.to_owned()),
+    }
+}
+
 /// The channel serving the shared key `key`.
 fn route(hub: &Hub, key: &str) -> Result<Arc<dyn ErasedChannel>, ApiError> {
     let channel = hub
@@ -470,7 +479,7 @@ async fn call(
         } else {
             match hub.live_key(key) {
                 Some(handle) => handle,
-                None => return Err(ApiError::UnknownKey(key.to_owned())),
+                None => return Err(not_live(&*channel, key, caller)),
             }
         };
         let (done, answer) = oneshot::channel();

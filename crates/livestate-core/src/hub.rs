@@ -298,6 +298,7 @@ impl HubInner {
 /// A channel with its state type erased, so routes of different channels fit one table.
 pub(crate) trait ErasedChannel: Send + Sync + 'static {
     fn scope(&self) -> Scope;
+    fn acl(&self) -> crate::acl::Acl;
     fn authorize<'a>(
         &'a self,
         topic: &'a str,
@@ -312,6 +313,10 @@ struct Erased<C>(Arc<C>);
 impl<C: Channel> ErasedChannel for Erased<C> {
     fn scope(&self) -> Scope {
         self.0.scope()
+    }
+
+    fn acl(&self) -> crate::acl::Acl {
+        self.0.acl()
     }
 
     fn authorize<'a>(
