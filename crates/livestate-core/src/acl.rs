@@ -136,7 +136,8 @@ impl<'de> Deserialize<'de> for Permissions {
 }
 
 /// Who is asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Caller {
     /// Attached to the key (a joined socket, a Rust subscriber).
     Group,

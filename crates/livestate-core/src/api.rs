@@ -173,6 +173,9 @@ impl Hub {
 impl StateApi {
     /// The whole state of `key` and its version.
     pub async fn get(&self, key: &str) -> Result<Current, ApiError> {
+        if let Some(current) = stored(&self.hub, key, Caller::Public).await? {
+            return Ok(current);
+        }
         match call(&self.hub, key, Caller::Public, false, || ApiOp::Get {
             path: None,
         })
@@ -186,6 +189,11 @@ impl StateApi {
     /// The value at `path` (a JSON Pointer) in `key`'s state; [`ApiError::PropertyNotFound`]
     /// when there is none.
     pub async fn get_path(&self, key: &str, path: &str) -> Result<Value, ApiError> {
+        if let Some(current) = stored(&self.hub, key, Caller::Public).await? {
+            return crate::doc::lookup(&current.state, path)
+                .cloned()
+                .map_err(|e| ApiError::from(ChannelError::Op(e)));
+        }
         let path = path.to_owned();
         match call(&self.hub, key, Caller::Public, false, || ApiOp::Get {
             path: Some(path.clone()),
@@ -249,6 +257,8 @@ async fn attach(
 ) -> Result<Subscription, ApiError> {
     let capacity = hub.limits().outbox_capacity;
     let channel = route(hub, key)?;
+    // in a cluster a key may live on other nodes only: follow it here too
+    let create = create || stored(hub, key, caller).await?.is_some();
     for attempt in 0..hub::ATTEMPTS {
         if hub.is_shutting_down() {
             break;
@@ -438,6 +448,31 @@ fn unexpected(reply: ApiReply) -> ApiError {
     ApiError::Refused(format!(
         "unexpected reply from the key's authority: {reply:?}"
     ))
+}
+
+/// In a cluster, a key that is not live on this node is read from the backplane (`None`
+/// when it is live here, or this is no cluster).
+async fn stored(hub: &Hub, key: &str, caller: Caller) -> Result<Option<Current>, ApiError> {
+    let backplane = &hub.inner.backplane;
+    if !backplane.cluster() || hub.live_key(key).is_some() {
+        return Ok(None);
+    }
+    let channel = route(hub, key)?;
+    channel.acl().check(caller, Permission::Read)?;
+    match backplane.load(key).await {
+        Ok(Some(snapshot)) => {
+            let version = match channel.max_version().checked_add(1) {
+                Some(modulus) => snapshot.version % modulus,
+                None => snapshot.version,
+            };
+            Ok(Some(Current {
+                state: snapshot.state,
+                version,
+            }))
+        }
+        Ok(None) => Err(ApiError::UnknownKey(key.to_owned())),
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+    }
 }
 
 /// A read of a key that is not live: a caller who may not read the channel's keys learns

@@ -78,6 +78,10 @@ pub(crate) struct HubInner {
     /// Cancelled when the node shuts down: no new joins, sockets close.
     pub(crate) shutdown: CancellationToken,
     ids: AtomicU64,
+    /// Different for every start of a node, so request ids never repeat across restarts.
+    pub(crate) instance: u64,
+    /// Whether the task routing this node's answers to key tasks runs (clusters only).
+    answers_routed: std::sync::Once,
 }
 
 /// Builds a [`Hub`].
@@ -163,6 +167,8 @@ impl HubBuilder {
                 limits: self.limits,
                 shutdown: CancellationToken::new(),
                 ids: AtomicU64::new(1),
+                instance: instance_id(),
+                answers_routed: std::sync::Once::new(),
             }),
         }
     }
@@ -274,8 +280,32 @@ impl Hub {
             .cloned()
     }
 
+    /// In a cluster, start routing the answers to this node's forwarded requests to the
+    /// tasks of their keys (once).
+    fn route_answers(&self) {
+        if !self.inner.backplane.cluster() {
+            return;
+        }
+        self.inner.answers_routed.call_once(|| {
+            let Some(mut answers) = self.inner.backplane.take_answers() else {
+                return;
+            };
+            let hub = Arc::downgrade(&self.inner);
+            tokio::spawn(async move {
+                while let Some(answer) = answers.recv().await {
+                    let Some(inner) = hub.upgrade() else { break };
+                    let handle = Hub { inner }.live_key(&answer.key);
+                    if let Some(handle) = handle {
+                        let _ = handle.send(Command::Answer(answer)).await;
+                    }
+                }
+            });
+        });
+    }
+
     /// The authority of a shared key, started if there is none.
     pub(crate) fn key(&self, topic: &str, channel: &Arc<dyn ErasedChannel>) -> KeyHandle {
+        self.route_answers();
         let mut keys = self.inner.lock_keys();
         if let Some(handle) = keys.get(topic) {
             if !handle.is_closed() {
@@ -286,6 +316,14 @@ impl Hub {
         keys.insert(topic.to_owned(), handle.clone());
         handle
     }
+}
+
+/// A number that differs between starts of a node: the start time and the process id.
+fn instance_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 48)
 }
 
 impl HubInner {
@@ -299,6 +337,7 @@ impl HubInner {
 pub(crate) trait ErasedChannel: Send + Sync + 'static {
     fn scope(&self) -> Scope;
     fn acl(&self) -> crate::acl::Acl;
+    fn max_version(&self) -> u64;
     fn authorize<'a>(
         &'a self,
         topic: &'a str,
@@ -317,6 +356,10 @@ impl<C: Channel> ErasedChannel for Erased<C> {
 
     fn acl(&self) -> crate::acl::Acl {
         self.0.acl()
+    }
+
+    fn max_version(&self) -> u64 {
+        self.0.max_version()
     }
 
     fn authorize<'a>(

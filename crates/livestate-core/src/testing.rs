@@ -41,6 +41,7 @@ use crate::outbox::OutboxReceiver;
 use crate::session::Session;
 use livestate_protocol::{Message, PatchOp};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How long a helper waits for the server before failing.
@@ -97,6 +98,8 @@ pub struct TestChannel {
     next_ref: u64,
     state: Value,
     version: u64,
+    /// Presence as phoenix.js's `Presence` keeps it: key → metas.
+    presence: BTreeMap<String, Vec<Value>>,
 }
 
 impl TestChannel {
@@ -122,6 +125,7 @@ impl TestChannel {
             next_ref: 1,
             state: Value::Null,
             version: 0,
+            presence: BTreeMap::new(),
         };
         channel.send("1", "phx_join", params).await?;
         let reply = channel.next_frame().await?;
@@ -154,6 +158,26 @@ impl TestChannel {
     /// The topic's wire version as this client has it.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Who is attached to the topic (for channels with presence), as this client has heard:
+    /// each presence key with its metas.
+    pub fn presence(&self) -> &BTreeMap<String, Vec<Value>> {
+        &self.presence
+    }
+
+    /// Wait until the presence satisfies `check` (reading what arrives meanwhile).
+    pub async fn wait_presence(
+        &mut self,
+        check: impl Fn(&BTreeMap<String, Vec<Value>>) -> bool,
+    ) -> Result<(), TestError> {
+        while !check(&self.presence) {
+            let f = self.next_frame().await?;
+            if f.event == "state:change" || f.event == "state:patch" {
+                self.apply(&f)?;
+            }
+        }
+        Ok(())
     }
 
     /// Push the event `lvs_evt:<event>` and wait for its outcome: `Ok` with the reply
@@ -248,7 +272,48 @@ impl TestChannel {
             .await
             .map_err(|_| TestError::Timeout(format!("waiting for a frame on {}", self.topic)))?
             .ok_or_else(|| TestError::Protocol("the socket's outbox closed".into()))?;
-        Message::decode(text.as_str()).map_err(|e| TestError::Protocol(e.to_string()))
+        let frame =
+            Message::decode(text.as_str()).map_err(|e| TestError::Protocol(e.to_string()))?;
+        match frame.event.as_str() {
+            "presence_state" => {
+                self.presence.clear();
+                self.presence_joins(&frame.payload);
+            }
+            "presence_diff" => {
+                self.presence_leaves(&frame.payload["leaves"]);
+                self.presence_joins(&frame.payload["joins"]);
+            }
+            _ => {}
+        }
+        Ok(frame)
+    }
+
+    fn presence_joins(&mut self, joins: &Value) {
+        for (key, entry) in joins.as_object().into_iter().flatten() {
+            let metas = self.presence.entry(key.clone()).or_default();
+            for meta in entry["metas"].as_array().into_iter().flatten() {
+                if !metas.iter().any(|m| m["phx_ref"] == meta["phx_ref"]) {
+                    metas.push(meta.clone());
+                }
+            }
+        }
+    }
+
+    fn presence_leaves(&mut self, leaves: &Value) {
+        for (key, entry) in leaves.as_object().into_iter().flatten() {
+            let gone: Vec<&Value> = entry["metas"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| &m["phx_ref"])
+                .collect();
+            if let Some(metas) = self.presence.get_mut(key) {
+                metas.retain(|m| !gone.contains(&&m["phx_ref"]));
+                if metas.is_empty() {
+                    self.presence.remove(key);
+                }
+            }
+        }
     }
 
     fn apply(&mut self, f: &Message) -> Result<(), TestError> {

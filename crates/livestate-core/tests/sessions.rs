@@ -2,15 +2,17 @@
 //! failures, and TTL on tokio's paused clock.
 
 use futures_util::future::BoxFuture;
-use livestate_core::backplane::{Acquired, BackplaneError, Commit, Lease, Snapshot};
-use livestate_core::{
-    Backplane, DocChannel, Hub, Limits, MemoryBackplane, OutboxReceiver, Session,
+use livestate_core::backplane::{
+    Acquired, Answer, BackplaneError, Commit, Committed, Lease, MemoryCluster, MemoryNode,
+    PresenceEntry, Published, Request, Snapshot,
 };
+use livestate_core::{Backplane, DocChannel, Hub, Limits, OutboxReceiver, Session};
 use livestate_protocol::Message;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 fn frame(
     join_ref: Option<&str>,
@@ -53,21 +55,52 @@ async fn no_joins_once_shutting_down() {
     assert_eq!(s.joined().count(), 0);
 }
 
-/// A backplane that refuses commits on demand: 0 = fine, 1 = unavailable, 2 = fenced.
+/// A one-node cluster whose commits fail on demand: 0 = fine, 1 = unavailable, 2 = fenced.
 struct Flaky {
-    inner: MemoryBackplane,
+    inner: Arc<MemoryNode>,
     mode: AtomicU8,
 }
 
+impl Flaky {
+    fn new() -> Arc<Flaky> {
+        Arc::new(Flaky {
+            inner: MemoryCluster::new(Duration::from_secs(30)).node("only"),
+            mode: AtomicU8::new(0),
+        })
+    }
+}
+
 impl Backplane for Flaky {
+    fn cluster(&self) -> bool {
+        true
+    }
+    fn node(&self) -> &str {
+        self.inner.node()
+    }
+    fn lease_time(&self) -> Duration {
+        self.inner.lease_time()
+    }
     fn acquire<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Acquired, BackplaneError>> {
         self.inner.acquire(key)
+    }
+    fn renew<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        self.inner.renew(lease)
+    }
+    fn release<'a>(
+        &'a self,
+        lease: &'a Lease,
+        drop_state: bool,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        self.inner.release(lease, drop_state)
+    }
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Snapshot>, BackplaneError>> {
+        self.inner.load(key)
     }
     fn commit<'a>(
         &'a self,
         lease: &'a Lease,
         commit: Commit<'a>,
-    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+    ) -> BoxFuture<'a, Result<Committed, BackplaneError>> {
         match self.mode.load(Ordering::SeqCst) {
             0 => self.inner.commit(lease, commit),
             1 => Box::pin(async { Err(BackplaneError::Unavailable("redis is down".into())) }),
@@ -79,12 +112,61 @@ impl Backplane for Flaky {
             }),
         }
     }
-    fn release<'a>(
+    fn subscribe<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<mpsc::Receiver<Published>, BackplaneError>> {
+        self.inner.subscribe(key)
+    }
+    fn forward<'a>(
+        &'a self,
+        key: &'a str,
+        request: Request,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        self.inner.forward(key, request)
+    }
+    fn serve<'a>(
         &'a self,
         lease: &'a Lease,
-        keep: Option<Snapshot>,
+    ) -> BoxFuture<'a, Result<mpsc::Receiver<Request>, BackplaneError>> {
+        self.inner.serve(lease)
+    }
+    fn answer<'a>(
+        &'a self,
+        node: &'a str,
+        answer: Answer,
     ) -> BoxFuture<'a, Result<(), BackplaneError>> {
-        self.inner.release(lease, keep)
+        self.inner.answer(node, answer)
+    }
+    fn take_answers(&self) -> Option<mpsc::Receiver<Answer>> {
+        self.inner.take_answers()
+    }
+    fn attach<'a>(
+        &'a self,
+        key: &'a str,
+        count: usize,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        self.inner.attach(key, count)
+    }
+    fn attached_elsewhere<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<usize, BackplaneError>> {
+        self.inner.attached_elsewhere(key)
+    }
+    fn track<'a>(
+        &'a self,
+        key: &'a str,
+        joins: Vec<PresenceEntry>,
+        leaves: Vec<PresenceEntry>,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        self.inner.track(key, joins, leaves)
+    }
+    fn presence<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<PresenceEntry>, BackplaneError>> {
+        self.inner.presence(key)
     }
 }
 
@@ -128,10 +210,7 @@ async fn put_as(
 
 #[tokio::test]
 async fn a_change_the_backplane_cannot_commit_is_refused_and_not_applied() {
-    let flaky = Arc::new(Flaky {
-        inner: MemoryBackplane::new(),
-        mode: AtomicU8::new(0),
-    });
+    let flaky = Flaky::new();
     let hub = Hub::builder()
         .channel("doc:*", DocChannel::default())
         .backplane(flaky.clone())
@@ -165,10 +244,7 @@ async fn a_change_the_backplane_cannot_commit_is_refused_and_not_applied() {
 
 #[tokio::test]
 async fn an_authority_that_lost_its_lease_stops_and_its_clients_rejoin() {
-    let flaky = Arc::new(Flaky {
-        inner: MemoryBackplane::new(),
-        mode: AtomicU8::new(0),
-    });
+    let flaky = Flaky::new();
     let hub = Hub::builder()
         .channel("doc:*", DocChannel::default())
         .backplane(flaky.clone())

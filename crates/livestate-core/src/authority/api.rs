@@ -2,10 +2,25 @@
 
 use super::*;
 use crate::api::ChangeKind;
+use crate::doc::Doc;
 
 impl<C: Channel> KeyAuthority<C> {
     pub(super) async fn on_api(&mut self, req: ApiRequest) -> Option<Exit> {
         let ApiRequest { caller, op, done } = req;
+        let changes = matches!(op, ApiOp::Edit { .. } | ApiOp::Reset);
+        if changes && self.follows() && self.unavailable.is_none() {
+            // the ACL is the same on every node: refuse here what the leader would refuse
+            let needs = match &op {
+                ApiOp::Edit { needs, .. } => *needs,
+                _ => Permissions::NONE.with(Permission::Reset),
+            };
+            if let Err(denied) = self.acl.check_all(caller, needs) {
+                let _ = done.send(Err(ApiError::Denied(denied)));
+                return None;
+            }
+            self.forward_api(caller, op, done).await;
+            return None;
+        }
         let (result, exit) = self.api(caller, op).await;
         let _ = done.send(result);
         exit
@@ -30,7 +45,10 @@ impl<C: Channel> KeyAuthority<C> {
         if let ApiOp::Get { path } = op {
             return (self.get(path.as_deref()), None);
         }
-        if let Err(e) = self.ensure_state().await {
+        if let Err(e) = self
+            .ensure_state_with(&Value::Object(Default::default()))
+            .await
+        {
             return (Err(e), None);
         }
         match op {
@@ -55,21 +73,54 @@ impl<C: Channel> KeyAuthority<C> {
                 }
                 self.commit_and_deliver(false).await
             }
-            ApiOp::Reset => {
-                let ctx = JoinContext {
-                    topic: self.topic.to_string(),
-                    ..JoinContext::default()
-                };
-                let fresh = match self.init(&Value::Object(Default::default()), &ctx).await {
-                    Ok(fresh) => fresh.state,
-                    Err(e) => return (Err(ApiError::Refused(format!("init failed: {e}"))), None),
-                };
-                if let Some(tracked) = self.state.as_mut() {
-                    tracked.replace(fresh);
-                }
-                self.commit_and_deliver(true).await
-            }
+            ApiOp::Reset => match self.fresh_state().await {
+                Ok(()) => self.commit_and_deliver(true).await,
+                Err(e) => (Err(e), None),
+            },
         }
+    }
+
+    /// A follower forwards what changes the state (an edit, computed on its replica and
+    /// committed only if the key is still at that version; a reset) and answers reads and
+    /// attachments itself.
+    async fn forward_api(
+        &mut self,
+        caller: Caller,
+        op: ApiOp,
+        done: oneshot::Sender<Result<ApiReply, ApiError>>,
+    ) {
+        use crate::backplane::{ApiCall, RequestBody};
+        let (call, edit) = match op {
+            ApiOp::Edit { needs, run } => {
+                let Some(tracked) = self.state.as_ref() else {
+                    let _ = done.send(Err(ApiError::UnknownKey(self.topic.to_string())));
+                    return;
+                };
+                let mut doc = Doc::new(tracked.json().into_owned());
+                if let Err(e) = run(&mut doc) {
+                    let _ = done.send(Err(ApiError::from(e)));
+                    return;
+                }
+                let call = ApiCall::Patch {
+                    ops: doc.take_patch(),
+                    expect: Some(self.version),
+                    deletes: needs.contains(Permission::Delete),
+                };
+                (call, Some((needs, run)))
+            }
+            ApiOp::Reset => (ApiCall::Reset, None),
+            ApiOp::Get { .. } | ApiOp::Attach { .. } => {
+                let _ = done.send(Err(ApiError::Refused("reads are answered locally".into())));
+                return;
+            }
+        };
+        let body = RequestBody::Api { caller, op: call };
+        let waiter = cluster::Waiter::Api {
+            done,
+            edit,
+            attempts: 0,
+        };
+        self.forward(body, waiter).await;
     }
 
     /// The state (or the value at `path`) and the version.
@@ -90,32 +141,56 @@ impl<C: Channel> KeyAuthority<C> {
         }
     }
 
-    /// A key written to or subscribed before anyone joined gets its state from `init`,
-    /// with empty params.
-    async fn ensure_state(&mut self) -> Result<(), ApiError> {
+    /// A key written to or subscribed before anyone joined gets its state from `init`
+    /// (a follower waits for the leader's).
+    pub(super) async fn ensure_state_with(&mut self, params: &Value) -> Result<(), ApiError> {
         if self.state.is_some() {
             return Ok(());
+        }
+        if self.follows() {
+            return Err(ApiError::Unavailable(self.topic.to_string()));
         }
         let ctx = JoinContext {
             topic: self.topic.to_string(),
             ..JoinContext::default()
         };
-        match self.init(&Value::Object(Default::default()), &ctx).await {
+        match self.init(params, &ctx).await {
             Ok(state) => {
                 self.state = Some(state);
                 self.init_error = None;
+                self.commit_initial().await;
                 self.send_state_to_waiting();
                 Ok(())
             }
-            Err(e) => Err(ApiError::Refused(format!("init failed: {e}"))),
+            Err(e) => {
+                self.init_error = Some(e.clone());
+                Err(ApiError::Refused(format!("init failed: {e}")))
+            }
         }
+    }
+
+    /// Replace the state with what `init` gives now (a reset); the change waits to be
+    /// committed.
+    pub(super) async fn fresh_state(&mut self) -> Result<(), ApiError> {
+        let ctx = JoinContext {
+            topic: self.topic.to_string(),
+            ..JoinContext::default()
+        };
+        let fresh = match self.init(&Value::Object(Default::default()), &ctx).await {
+            Ok(fresh) => fresh.state,
+            Err(e) => return Err(ApiError::Refused(format!("init failed: {e}"))),
+        };
+        if let Some(tracked) = self.state.as_mut() {
+            tracked.replace(fresh);
+        }
+        Ok(())
     }
 
     async fn commit_and_deliver(
         &mut self,
         reset: bool,
     ) -> (Result<ApiReply, ApiError>, Option<Exit>) {
-        match self.commit().await {
+        match self.commit(None, None, reset).await {
             Ok(patch) => {
                 let wire = self.deliver(&patch, reset);
                 (Ok(ApiReply::Committed(wire)), None)

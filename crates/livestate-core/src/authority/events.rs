@@ -1,6 +1,17 @@
-//! Client events and messages from Rust: run the handler, commit, deliver, reply.
+//! Client events and messages from Rust: run the handler, commit, deliver, reply. A
+//! follower forwards them to the key's leader (see `cluster`).
 
 use super::*;
+use crate::backplane::RequestBody;
+use cluster::Waiter;
+
+/// Why a handler did not produce a change. The state is rolled back.
+pub(super) enum HandlerError {
+    /// Refused, with the reason for the sender.
+    Refused(String),
+    /// Panicked (the sender's channel fails).
+    Failed(String),
+}
 
 impl<C: Channel> KeyAuthority<C> {
     pub(super) async fn on_event(&mut self, req: EventRequest) -> Option<Exit> {
@@ -16,132 +27,142 @@ impl<C: Channel> KeyAuthority<C> {
             tracing::debug!(topic = %self.topic, "event from a subscription that ended");
             return None;
         };
-        let outbox = sender.outbox.clone();
-        let join_ref = sender.join_ref.clone();
         let ctx = sender.ctx.clone();
-        let reply_to = Sender {
-            sub,
-            outbox: &outbox,
-            join_ref: &join_ref,
-            r#ref: r#ref.as_deref(),
-            slot,
-        };
         if self.state.is_none() {
             let reason = match &self.init_error {
                 Some(e) => format!("{} has no state: init failed: {e}", self.topic),
                 None => format!("{} has no state", self.topic),
             };
-            self.reply(reply_to, Status::Error, &Reason { reason: &reason });
+            self.ack(sub, r#ref.as_deref(), slot, Err(&reason));
             return None;
         }
-        if !payload.is_object() {
-            self.refuse(reply_to, "payload must be a JSON object");
-            return None;
-        }
-        let needs = self.channel.permissions_for(&name, &payload);
-        if let Err(denied) = self.acl.check_all(Caller::Group, needs) {
-            self.refuse(reply_to, &denied.to_string());
-            return None;
-        }
-        let timeout = self.hub.limits().handler_timeout;
-        let channel = self.channel.clone();
-        let tracked = self.state.as_mut()?;
-        let run = AssertUnwindSafe(channel.handle_event(&name, payload, &mut tracked.state, &ctx))
-            .catch_unwind();
-        let outcome = tokio::time::timeout(timeout, run).await;
-        let reply = match outcome {
-            Ok(Ok(Ok(reply))) => reply,
-            Ok(Ok(Err(e))) => {
-                tracked.rollback();
-                self.refuse(reply_to, &e.to_string());
+        if self.follows() {
+            if let Err(reason) = self.check_event(&name, &payload) {
+                self.refuse_sub(sub, r#ref.as_deref(), slot, &reason);
                 return None;
             }
-            Ok(Err(_panic)) => {
-                tracked.rollback();
-                tracing::error!(topic = %self.topic, event = %name, "handler panicked");
-                self.fail(sub, &format!("handler for {name:?} failed"));
+            let body = RequestBody::Event {
+                sub,
+                r#ref: r#ref.clone(),
+                name,
+                payload,
+                socket: (*ctx.socket).clone(),
+                assigns: (*ctx.assigns).clone(),
+            };
+            self.forward(body, Waiter::Event { sub, r#ref, slot }).await;
+            return None;
+        }
+        let reply = match self.run_handler(&name, payload, &ctx).await {
+            Ok(reply) => reply,
+            Err(HandlerError::Refused(reason)) => {
+                self.refuse_sub(sub, r#ref.as_deref(), slot, &reason);
                 return None;
             }
-            Err(_) => {
-                tracked.rollback();
-                self.refuse(
-                    reply_to,
-                    &format!("handler for {name:?} timed out after {timeout:?}"),
-                );
+            Err(HandlerError::Failed(reason)) => {
+                self.fail(sub, &reason);
                 return None;
             }
         };
-        let patch = match self.commit().await {
+        let patch = match self.commit(None, None, false).await {
             Ok(patch) => patch,
             Err(e) => {
-                let lost = e.lost_lease();
-                self.refuse(reply_to, &e.to_string());
-                return lost.then_some(Exit::LeaseLost);
+                self.refuse_sub(sub, r#ref.as_deref(), slot, &e.to_string());
+                return e.lost_lease().then_some(Exit::LeaseLost);
             }
         };
-        for (event_name, payload) in &reply.events {
-            outbox.try_push(frame::push(
-                Some(&join_ref),
-                &self.topic,
-                event_name,
-                payload,
-            ));
+        if let Some(s) = self.subs.get(&sub) {
+            for (event_name, payload) in &reply.events {
+                s.outbox.try_push(frame::push(
+                    Some(&s.join_ref),
+                    &self.topic,
+                    event_name,
+                    payload,
+                ));
+            }
         }
         let wire = self.deliver(&patch, false);
-        self.reply(reply_to, Status::Ok, &Ack { version: wire });
+        self.ack(sub, r#ref.as_deref(), slot, Ok(wire));
         None
     }
 
+    /// What every node checks before running or forwarding an event.
+    fn check_event(&self, name: &str, payload: &Value) -> Result<(), String> {
+        if !payload.is_object() {
+            return Err("payload must be a JSON object".to_owned());
+        }
+        let needs = self.channel.permissions_for(name, payload);
+        self.acl
+            .check_all(Caller::Group, needs)
+            .map_err(|denied| denied.to_string())
+    }
+
+    /// Run the channel's handler for an event. On success the changes wait in the state to
+    /// be committed; on failure they are rolled back.
+    pub(super) async fn run_handler(
+        &mut self,
+        name: &str,
+        payload: Value,
+        ctx: &EventContext,
+    ) -> Result<Reply, HandlerError> {
+        self.check_event(name, &payload)
+            .map_err(HandlerError::Refused)?;
+        let timeout = self.hub.limits().handler_timeout;
+        let channel = self.channel.clone();
+        let Some(tracked) = self.state.as_mut() else {
+            return Err(HandlerError::Refused(format!(
+                "{} has no state",
+                self.topic
+            )));
+        };
+        let run = AssertUnwindSafe(channel.handle_event(name, payload, &mut tracked.state, ctx))
+            .catch_unwind();
+        let outcome = tokio::time::timeout(timeout, run).await;
+        let failure = match outcome {
+            Ok(Ok(Ok(reply))) => return Ok(reply),
+            Ok(Ok(Err(e))) => HandlerError::Refused(e.to_string()),
+            Ok(Err(_panic)) => {
+                tracing::error!(topic = %self.topic, event = %name, "handler panicked");
+                HandlerError::Failed(format!("handler for {name:?} failed"))
+            }
+            Err(_) => {
+                HandlerError::Refused(format!("handler for {name:?} timed out after {timeout:?}"))
+            }
+        };
+        tracked.rollback();
+        Err(failure)
+    }
+
     /// A message from Rust code: init the key if it has no state yet (with empty params),
-    /// run `handle_message`, commit and deliver.
+    /// run `handle_message`, commit and deliver (a follower forwards it).
     pub(super) async fn on_message(&mut self, req: MessageRequest) -> Option<Exit> {
         let MessageRequest { message, done } = req;
         if let Some(reason) = &self.unavailable {
             let _ = done.send(Err(ChannelError::refused(reason.clone())));
             return None;
         }
-        if self.state.is_none() {
-            let ctx = JoinContext {
-                topic: self.topic.to_string(),
-                ..JoinContext::default()
+        if self.follows() {
+            let body = RequestBody::Api {
+                caller: Caller::Group,
+                op: crate::backplane::ApiCall::Message(message),
             };
-            match self.init(&Value::Object(Default::default()), &ctx).await {
-                Ok(state) => {
-                    self.state = Some(state);
-                    self.init_error = None;
-                    self.send_state_to_waiting();
-                }
-                Err(e) => {
-                    let _ = done.send(Err(ChannelError::refused(format!("init failed: {e}"))));
-                    return None;
-                }
-            }
+            self.forward(body, Waiter::Message { done }).await;
+            return None;
         }
-        let timeout = self.hub.limits().handler_timeout;
-        let channel = self.channel.clone();
-        let ctx = MessageContext {
-            topic: self.topic.to_string(),
-        };
-        let tracked = self.state.as_mut()?;
-        let run = AssertUnwindSafe(channel.handle_message(message, &mut tracked.state, &ctx))
-            .catch_unwind();
-        let refusal = match tokio::time::timeout(timeout, run).await {
-            Ok(Ok(Ok(()))) => None,
-            Ok(Ok(Err(e))) => Some(e),
-            Ok(Err(_panic)) => {
-                tracing::error!(topic = %self.topic, "message handler panicked");
-                Some(ChannelError::refused("the message handler failed"))
+        if let Err(e) = self
+            .ensure_state_with(&Value::Object(Default::default()))
+            .await
+        {
+            let _ = done.send(Err(ChannelError::refused(e.to_string())));
+            return None;
+        }
+        if let Err(e) = self.run_message(message).await {
+            if let Some(tracked) = self.state.as_mut() {
+                tracked.rollback();
             }
-            Err(_) => Some(ChannelError::refused(format!(
-                "the message handler timed out after {timeout:?}"
-            ))),
-        };
-        if let Some(e) = refusal {
-            tracked.rollback();
             let _ = done.send(Err(e));
             return None;
         }
-        match self.commit().await {
+        match self.commit(None, None, false).await {
             Ok(patch) => {
                 let wire = self.deliver(&patch, false);
                 let _ = done.send(Ok(wire));
@@ -155,38 +176,94 @@ impl<C: Channel> KeyAuthority<C> {
         }
     }
 
+    /// Run `handle_message`; the changes wait to be committed (the caller rolls back on
+    /// error).
+    pub(super) async fn run_message(&mut self, message: Value) -> Result<(), ChannelError> {
+        let timeout = self.hub.limits().handler_timeout;
+        let channel = self.channel.clone();
+        let ctx = MessageContext {
+            topic: self.topic.to_string(),
+        };
+        let Some(tracked) = self.state.as_mut() else {
+            return Err(ChannelError::refused(format!(
+                "{} has no state",
+                self.topic
+            )));
+        };
+        let run = AssertUnwindSafe(channel.handle_message(message, &mut tracked.state, &ctx))
+            .catch_unwind();
+        match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_panic)) => {
+                tracing::error!(topic = %self.topic, "message handler panicked");
+                Err(ChannelError::refused("the message handler failed"))
+            }
+            Err(_) => Err(ChannelError::refused(format!(
+                "the message handler timed out after {timeout:?}"
+            ))),
+        }
+    }
+
     /// A refused event: the sender gets the current state (so a page waiting for a change
     /// after its event goes on) and the reason.
-    fn refuse(&mut self, to: Sender<'_>, reason: &str) {
-        if let Some(change) = self.state_change() {
-            if to.outbox.try_push(change) == Pushed::Queued {
-                if let Some(s) = self.subs.get_mut(&to.sub) {
-                    if s.lagging {
-                        s.lagging = false;
-                        self.lagging -= 1;
-                    }
+    pub(super) fn refuse_sub(
+        &mut self,
+        sub: SubId,
+        r#ref: Option<&str>,
+        slot: Option<Slot>,
+        reason: &str,
+    ) {
+        if let (Some(change), Some(s)) = (self.state_change(), self.subs.get_mut(&sub)) {
+            if s.outbox.try_push(change) == Pushed::Queued {
+                s.has_state = true;
+                if s.lagging {
+                    s.lagging = false;
+                    self.lagging -= 1;
                 }
             }
         }
-        self.reply(to, Status::Error, &Reason { reason });
+        self.ack(sub, r#ref, slot, Err(reason));
     }
 
-    /// The `phx_reply` to the sender's push (when it had a ref), in its reserved slot.
-    fn reply<R: serde::Serialize>(&self, to: Sender<'_>, status: Status, response: &R) {
-        if let Some(r) = to.r#ref {
-            let reply = frame::reply(Some(to.join_ref), Some(r), &self.topic, status, response);
-            match to.slot {
-                Some(slot) => slot.send(reply),
-                None => {
-                    to.outbox.try_push(reply);
-                }
+    /// The `phx_reply` to a subscriber's push (when it had a ref): ok with the wire version,
+    /// or error with the reason; in its reserved slot.
+    pub(super) fn ack(
+        &self,
+        sub: SubId,
+        r#ref: Option<&str>,
+        slot: Option<Slot>,
+        result: Result<u64, &str>,
+    ) {
+        let (Some(r), Some(s)) = (r#ref, self.subs.get(&sub)) else {
+            return;
+        };
+        let reply = match result {
+            Ok(version) => frame::reply(
+                Some(&s.join_ref),
+                Some(r),
+                &self.topic,
+                Status::Ok,
+                &Ack { version },
+            ),
+            Err(reason) => frame::reply(
+                Some(&s.join_ref),
+                Some(r),
+                &self.topic,
+                Status::Error,
+                &Reason { reason },
+            ),
+        };
+        match slot {
+            Some(slot) => slot.send(reply),
+            None => {
+                s.outbox.try_push(reply);
             }
         }
     }
 
     /// A failed (panicked) handler: its sender's channel is closed with `phx_error`; the
     /// client rejoins and gets the state as it was before the event.
-    fn fail(&mut self, sub: SubId, reason: &str) {
+    pub(super) fn fail(&mut self, sub: SubId, reason: &str) {
         if let Some(s) = self.subs.get(&sub) {
             s.outbox
                 .try_push(frame::error(&s.join_ref, &self.topic, reason));
@@ -194,13 +271,4 @@ impl<C: Channel> KeyAuthority<C> {
         }
         self.remove(sub);
     }
-}
-
-/// The sender of an event, to reply to.
-struct Sender<'a> {
-    sub: SubId,
-    outbox: &'a Outbox,
-    join_ref: &'a str,
-    r#ref: Option<&'a str>,
-    slot: Option<Slot>,
 }

@@ -43,12 +43,15 @@ impl<C: Channel> KeyAuthority<C> {
             &self.topic,
         ));
         let mut has_state = self.state.is_some();
-        if !has_state {
+        // a follower without state asks the leader to build it (and waits for it)
+        let ask_leader = !has_state && self.follows();
+        if !has_state && !ask_leader {
             match self.init(&params, &ctx).await {
                 Ok(state) => {
                     self.state = Some(state);
                     self.init_error = None;
                     has_state = true;
+                    self.commit_initial().await;
                     self.send_state_to_waiting();
                 }
                 Err(message) => {
@@ -72,7 +75,7 @@ impl<C: Channel> KeyAuthority<C> {
             self.lagging += 1;
         }
         let presence = match (self.presence, ctx.presence) {
-            (true, Some((key, meta))) => Some((key, with_phx_ref(meta, sub))),
+            (true, Some((key, meta))) => Some((key, with_phx_ref(meta, &self.node, sub))),
             _ => None,
         };
         self.subs.insert(
@@ -95,6 +98,27 @@ impl<C: Channel> KeyAuthority<C> {
             self.presence_joined(sub);
         }
         let _ = joined.send(true);
+        if ask_leader {
+            let body = crate::backplane::RequestBody::Api {
+                caller: Caller::Group,
+                op: crate::backplane::ApiCall::Init(params),
+            };
+            self.forward(body, cluster::Waiter::Init).await;
+        }
+    }
+
+    /// `init` failed (on the leader, for a follower): the subscribers waiting for the state
+    /// get the `error` push.
+    pub(super) fn init_failed_for_waiting(&mut self, message: &str) {
+        self.init_error = Some(message.to_owned());
+        for sub in self.subs.values().filter(|s| !s.has_state) {
+            sub.outbox.try_push(frame::push(
+                Some(&sub.join_ref),
+                &self.topic,
+                event::ERROR,
+                &ErrorPush { message },
+            ));
+        }
     }
 
     /// After an `init` succeeded: the subscribers that joined while it was failing get
@@ -133,9 +157,19 @@ impl<C: Channel> KeyAuthority<C> {
 /// and every meta carries a `phx_ref` unique to its join.
 impl<C: Channel> KeyAuthority<C> {
     /// Every tracked subscriber, grouped by presence key.
-    fn presence_map(&self) -> Map<String, Value> {
+    pub(super) fn presence_map(&self) -> Map<String, Value> {
         let mut map = Map::new();
-        for (key, meta) in self.subs.values().filter_map(|s| s.presence.as_ref()) {
+        let remote = self
+            .cluster
+            .iter()
+            .flat_map(|c| c.remote_presence.iter())
+            .map(|e| (&e.key, &e.meta));
+        let local = self
+            .subs
+            .values()
+            .filter_map(|s| s.presence.as_ref())
+            .map(|(k, m)| (k, m));
+        for (key, meta) in local.chain(remote) {
             let entry = map
                 .entry(key.clone())
                 .or_insert_with(|| json!({"metas": []}));
@@ -160,26 +194,48 @@ impl<C: Channel> KeyAuthority<C> {
         );
         joiner.outbox.try_push(state);
         if let Some((key, meta)) = joiner.presence.clone() {
-            let diff = json!({"joins": {key: {"metas": [meta]}}, "leaves": {}});
+            let diff = json!({"joins": {key.clone(): {"metas": [meta.clone()]}}, "leaves": {}});
             let frame = frame::broadcast(&self.topic, event::PRESENCE_DIFF, &diff);
             self.fan_out(&frame);
+            self.share_presence(true, key, meta);
+        }
+    }
+
+    /// Queue a local presence join or leave for the cluster (sent by the task's loop).
+    fn share_presence(&mut self, join: bool, key: String, meta: Value) {
+        if self.cluster.is_none() {
+            return;
+        }
+        let phx_ref = meta["phx_ref"].as_str().unwrap_or_default().to_owned();
+        let entry = PresenceEntry {
+            node: self.node.clone(),
+            phx_ref,
+            key,
+            meta,
+        };
+        if join {
+            self.presence_out.0.push(entry);
+        } else {
+            self.presence_out.1.push(entry);
         }
     }
 
     /// A tracked subscriber is gone: everyone left gets its leave.
     pub(super) fn presence_left(&mut self, (key, meta): (String, Value)) {
-        let diff = json!({"joins": {}, "leaves": {key: {"metas": [meta]}}});
+        let diff = json!({"joins": {}, "leaves": {key.clone(): {"metas": [meta.clone()]}}});
         let frame = frame::broadcast(&self.topic, event::PRESENCE_DIFF, &diff);
         self.fan_out(&frame);
+        self.share_presence(false, key, meta);
     }
 }
 
-/// The meta with the join's `phx_ref` (a meta that is not an object goes under `"meta"`).
-fn with_phx_ref(meta: Value, sub: SubId) -> Value {
+/// The meta with the join's `phx_ref`, unique in the cluster (a meta that is not an
+/// object goes under `"meta"`).
+fn with_phx_ref(meta: Value, node: &str, sub: SubId) -> Value {
     let mut object = match meta {
         Value::Object(map) => map,
         other => Map::from_iter([("meta".to_owned(), other)]),
     };
-    object.insert("phx_ref".to_owned(), Value::String(sub.to_string()));
+    object.insert("phx_ref".to_owned(), Value::String(format!("{node}:{sub}")));
     Value::Object(object)
 }

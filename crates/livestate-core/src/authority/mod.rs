@@ -26,14 +26,26 @@
 //! subscribers ([`crate::api::Subscription`]) lag the same way and catch up with a
 //! `reset` change carrying the whole state.
 //!
+//! ## In a cluster
+//!
+//! With a cluster backplane, every node with subscribers to a key runs a task for it. The
+//! one holding the key's lease is its *leader* and works as above, committing each change
+//! to the backplane, which publishes it. The others are *followers*: they keep a replica
+//! of the state from the published changes (reloading the snapshot on a gap or a new
+//! epoch), deliver them to their subscribers, and forward their subscribers' events and API
+//! calls to the leader; when no leader answers they take the lease themselves. See
+//! [`crate::backplane`].
+//!
 //! Modules: `join` (joins, presence), `events` (client events, messages), `api` (the
-//! server API and Rust subscribers).
+//! server API and Rust subscribers), `cluster` (leading, following, forwarding).
 
 use crate::acl::{Acl, Caller, Permission, Permissions};
 use crate::api::{ApiError, Change, Current, EditFn};
-use crate::backplane::{BackplaneError, Commit, Lease};
+use crate::backplane::{
+    BackplaneError, Commit, Committed, EventId, Lease, Origin, PresenceEntry, Published, Request,
+};
 use crate::channel::{
-    Channel, ChannelError, EventContext, JoinContext, MessageContext, Scope, Ttl,
+    Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Scope, Ttl,
 };
 use crate::hub::Hub;
 use crate::outbox::{Outbox, Pushed, Slot};
@@ -51,8 +63,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
 mod api;
+mod cluster;
 mod events;
 mod join;
+
+use cluster::Cluster;
 
 /// A subscription's id, unique within the process.
 pub(crate) type SubId = u64;
@@ -73,6 +88,8 @@ pub(crate) enum Command {
     Detach {
         sub: SubId,
     },
+    /// The answer to a request this node forwarded (routed by the hub).
+    Answer(crate::backplane::Answer),
 }
 
 /// A call of the server API.
@@ -179,6 +196,7 @@ pub(crate) fn spawn<C: Channel>(
     };
     let acl = channel.acl();
     let presence = channel.presence();
+    let node = hub.inner.backplane.node().to_owned();
     let authority = KeyAuthority {
         topic: topic.into(),
         scope,
@@ -199,6 +217,9 @@ pub(crate) fn spawn<C: Channel>(
         lease: None,
         unavailable: None,
         change_cache: None,
+        node,
+        cluster: None,
+        presence_out: (Vec::new(), Vec::new()),
     };
     tokio::spawn(authority.run());
     handle
@@ -255,6 +276,12 @@ struct KeyAuthority<C: Channel> {
     unavailable: Option<String>,
     /// `state:change` encoded for the version it was encoded at.
     change_cache: Option<(u64, Text)>,
+    /// This node's id in the cluster (`standalone` without one).
+    node: String,
+    /// Leading or following in a cluster; `None` for a standalone node or a connection.
+    cluster: Option<Cluster>,
+    /// Local presence joins and leaves not yet shared with the cluster.
+    presence_out: (Vec<PresenceEntry>, Vec<PresenceEntry>),
 }
 
 /// How an authority's run ends.
@@ -267,12 +294,14 @@ enum Exit {
 
 impl<C: Channel> KeyAuthority<C> {
     async fn run(mut self) {
-        if self.scope == Scope::Shared {
-            self.acquire().await;
+        if self.scope == Scope::Shared && self.hub.inner.backplane.cluster() {
+            self.start_cluster().await;
         }
         let limits = self.hub.limits().clone();
         let mut resync = tokio::time::interval(limits.resync_interval);
         resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut cluster_tick = tokio::time::interval(cluster::TICK);
+        cluster_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // Until the first join arrives the key is idle too: the countdown covers a join
         // that never comes. A key that lives forever never counts down.
         let first = self.ttl.unwrap_or_default().max(limits.resync_interval);
@@ -289,11 +318,42 @@ impl<C: Channel> KeyAuthority<C> {
                     }
                     None => break Exit::Expired,
                 },
+                input = cluster::next_input(&mut self.cluster), if self.cluster.is_some() => {
+                    let exit = match input {
+                        cluster::Input::Published(msg) => self.on_published(msg).await,
+                        cluster::Input::Request(None) => {
+                            // the queue ended: this node does not serve the key any more
+                            Some(Exit::LeaseLost)
+                        }
+                        cluster::Input::Request(req) => self.execute(req).await,
+                    };
+                    if let Some(exit) = exit {
+                        break exit;
+                    }
+                }
+                _ = cluster_tick.tick(), if self.cluster.is_some() => {
+                    if let Some(exit) = self.cluster_tick().await {
+                        break exit;
+                    }
+                }
                 _ = resync.tick(), if self.lagging > 0 => self.resync_lagging(),
-                () = &mut expiry, if counting_down => break Exit::Expired,
+                () = &mut expiry, if counting_down => {
+                    if self.still_idle().await {
+                        break Exit::Expired;
+                    }
+                    counting_down = false;
+                }
             }
-            let idle = self.subs.is_empty() && self.watchers.is_empty();
-            match (idle, counting_down, self.ttl) {
+            if !self.presence_out.0.is_empty() || !self.presence_out.1.is_empty() {
+                let (joins, leaves) = std::mem::take(&mut self.presence_out);
+                self.track(joins, leaves).await;
+            }
+            let ttl = if self.follows() {
+                Some(std::time::Duration::ZERO)
+            } else {
+                self.ttl
+            };
+            match (self.idle(), counting_down, ttl) {
                 (true, false, Some(ttl)) => {
                     expiry.as_mut().reset(Instant::now() + ttl);
                     counting_down = true;
@@ -305,30 +365,6 @@ impl<C: Channel> KeyAuthority<C> {
         self.stop(exit).await;
     }
 
-    async fn acquire(&mut self) {
-        let backplane = self.hub.inner.backplane.clone();
-        match backplane.acquire(&self.topic).await {
-            Ok(acquired) => {
-                self.lease = Some(acquired.lease);
-                if let Some(snapshot) = acquired.snapshot {
-                    match C::State::restore(snapshot.state).and_then(Tracked::new) {
-                        Ok(state) => {
-                            self.state = Some(state);
-                            self.version = snapshot.version;
-                        }
-                        Err(e) => {
-                            tracing::warn!(topic = %self.topic, "kept state does not fit the channel's state, running init: {e}");
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(topic = %self.topic, "cannot take the key's lease: {e}");
-                self.unavailable = Some(e.to_string());
-            }
-        }
-    }
-
     async fn handle(&mut self, cmd: Command) -> Option<Exit> {
         match cmd {
             Command::Join(req) => self.on_join(req).await,
@@ -338,8 +374,26 @@ impl<C: Channel> KeyAuthority<C> {
             Command::Message(req) => return self.on_message(req).await,
             Command::Api(req) => return self.on_api(req).await,
             Command::Detach { sub } => self.detach(sub),
+            Command::Answer(answer) => self.on_answer(answer),
         }
         None
+    }
+
+    /// Whether nobody is attached here (and, for a cluster's leader, anywhere else).
+    fn idle(&self) -> bool {
+        let local = self.subs.is_empty() && self.watchers.is_empty();
+        match &self.cluster {
+            None => local,
+            Some(c) => local && c.pending.is_empty() && (self.lease.is_none() || c.elsewhere == 0),
+        }
+    }
+
+    /// At the end of a countdown: still idle? (A leader asks the cluster once more.)
+    async fn still_idle(&mut self) -> bool {
+        if self.leads_cluster() {
+            self.count_elsewhere().await;
+        }
+        self.idle()
     }
 
     async fn stop(mut self, exit: Exit) {
@@ -347,6 +401,9 @@ impl<C: Channel> KeyAuthority<C> {
         // Joins already queued are dropped unanswered: their sessions retry and reach the
         // next authority of the key.
         while self.mailbox.try_recv().is_ok() {}
+        if self.cluster.is_some() {
+            self.leave_cluster(matches!(exit, Exit::Expired)).await;
+        }
         if let Exit::LeaseLost = exit {
             for (id, sub) in self.subs.drain(..) {
                 sub.outbox.try_push(frame::error(
@@ -355,11 +412,6 @@ impl<C: Channel> KeyAuthority<C> {
                     "the key moved; rejoin",
                 ));
                 let _ = sub.ended.send(id);
-            }
-        }
-        if let Some(lease) = self.lease.take() {
-            if let Err(e) = self.hub.inner.backplane.release(&lease, None).await {
-                tracing::warn!(topic = %self.topic, "releasing the lease failed: {e}");
             }
         }
         if self.scope == Scope::Shared {
@@ -372,9 +424,14 @@ impl<C: Channel> KeyAuthority<C> {
     }
 
     fn wire_version(&self) -> u64 {
+        self.wire(self.version)
+    }
+
+    /// The wire version of an internal version: it wraps after `max_version`.
+    fn wire(&self, version: u64) -> u64 {
         match self.max_version.checked_add(1) {
-            Some(modulus) => self.version % modulus,
-            None => self.version,
+            Some(modulus) => version % modulus,
+            None => version,
         }
     }
 
@@ -429,8 +486,14 @@ impl<C: Channel> KeyAuthority<C> {
     }
 
     /// Commit what the handler changed: take its patch, write it to the backplane under
-    /// the lease, settle it, and move the version on. On failure the change is rolled back.
-    async fn commit(&mut self) -> Result<Vec<PatchOp>, CommitError> {
+    /// the lease (a cluster's leader), settle it, and move the version on. On failure, or
+    /// when the event was committed before, the change is rolled back.
+    async fn commit(
+        &mut self,
+        event: Option<&EventId>,
+        origin: Option<&Origin>,
+        reset: bool,
+    ) -> Result<Vec<PatchOp>, CommitError> {
         let Some(tracked) = self.state.as_mut() else {
             return Err(CommitError::State(StateError(
                 "the key has no state".into(),
@@ -449,14 +512,24 @@ impl<C: Channel> KeyAuthority<C> {
                 let state = tracked.json();
                 let commit = Commit {
                     version,
-                    patch: &patch,
                     state: &state,
+                    patch: &patch,
+                    reset,
+                    event,
+                    origin,
                 };
                 self.hub.inner.backplane.commit(lease, commit).await
             };
-            if let Err(e) = committed {
-                tracked.rollback();
-                return Err(CommitError::Backplane(e));
+            match committed {
+                Ok(Committed::Done) => {}
+                Ok(Committed::Duplicate { version }) => {
+                    tracked.rollback();
+                    return Err(CommitError::Duplicate(version));
+                }
+                Err(e) => {
+                    tracked.rollback();
+                    return Err(CommitError::Backplane(e));
+                }
             }
         }
         tracked.settle();
@@ -534,6 +607,9 @@ enum CommitError {
     State(StateError),
     #[error(transparent)]
     Backplane(BackplaneError),
+    /// The event was committed before, at this version.
+    #[error("already committed at version {0}")]
+    Duplicate(u64),
 }
 
 impl CommitError {

@@ -1,0 +1,254 @@
+//! Several nodes in one process on a `MemoryCluster`: one authority per key, forwarding,
+//! ordered fan-out, failover, TTL and presence across nodes, the server API from any node.
+
+use livestate_core::acl::{Acl, Permissions};
+use livestate_core::backplane::{Backplane, MemoryCluster};
+use livestate_core::testing::{TestChannel, TestError};
+use livestate_core::{
+    Channel, ChannelError, Doc, DocChannel, EventContext, Hub, JoinContext, Limits, Reply, Ttl,
+};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A counter whose `echo` event replies to the sender, and `refuse` is refused.
+struct Counter;
+
+impl Channel for Counter {
+    type State = Doc;
+    async fn init(&self, _: &str, params: &Value, _: &JoinContext) -> Result<Doc, ChannelError> {
+        Ok(Doc::new(json!({"count": 0, "by": params["who"].clone()})))
+    }
+    async fn handle_event(
+        &self,
+        event: &str,
+        _: Value,
+        doc: &mut Doc,
+        ctx: &EventContext,
+    ) -> Result<Reply, ChannelError> {
+        match event {
+            "increment" => {
+                doc.increment("/count", 1)?;
+                Ok(Reply::none())
+            }
+            "echo" => {
+                doc.increment("/count", 1)?;
+                Ok(Reply::event("echoed", json!({"user": ctx.get("user")})))
+            }
+            "refuse" => {
+                doc.increment("/count", 100)?;
+                Err(ChannelError::refused("no, thanks"))
+            }
+            other => Err(ChannelError::unknown_event(other)),
+        }
+    }
+}
+
+fn open() -> Acl {
+    Acl {
+        group: Permissions::ALL,
+        public: Permissions::ALL,
+    }
+}
+
+fn node(cluster: &MemoryCluster, id: &str) -> Hub {
+    node_with(cluster, id, Limits::default())
+}
+
+fn node_with(cluster: &MemoryCluster, id: &str, limits: Limits) -> Hub {
+    let backplane: Arc<dyn Backplane> = cluster.node(id);
+    Hub::builder()
+        .channel("counter:*", Counter)
+        .channel("doc:*", DocChannel::default().acl(open()).presence(true))
+        .channel(
+            "short:*",
+            DocChannel::default()
+                .acl(open())
+                .ttl(Ttl::After(Duration::from_secs(5))),
+        )
+        .backplane(backplane)
+        .limits(limits)
+        .build()
+}
+
+async fn settle(c: &mut TestChannel, version: u64) -> Result<(), TestError> {
+    while c.version() != version {
+        c.next_change().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn events_from_any_node_reach_every_node_in_order() -> Result<(), TestError> {
+    let cluster = MemoryCluster::new(Duration::from_secs(3));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    let mut on_a = TestChannel::join(&a, "counter:1", json!({"who": "first"})).await?;
+    let mut on_b = TestChannel::join(&b, "counter:1", json!({"who": "second"})).await?;
+    // one state: the first joiner's init, seen by the joiner on the other node
+    assert_eq!(on_b.state(), &json!({"count": 0, "by": "first"}));
+    for i in 0..10 {
+        let pushed = if i % 2 == 0 {
+            on_a.push("increment", json!({})).await?
+        } else {
+            on_b.push("increment", json!({})).await?
+        };
+        assert_eq!(pushed.version, i + 1);
+    }
+    settle(&mut on_a, 10).await?;
+    settle(&mut on_b, 10).await?;
+    assert_eq!(on_a.state(), &json!({"count": 10, "by": "first"}));
+    assert_eq!(on_a.state(), on_b.state());
+    let late = TestChannel::join(&b, "counter:1", json!({})).await?;
+    assert_eq!((late.state(), late.version()), (on_a.state(), 10));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_forwarded_event_gets_its_reply_events_patch_and_refusals_on_its_node()
+-> Result<(), TestError> {
+    let cluster = MemoryCluster::new(Duration::from_secs(3));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    let _leader = TestChannel::join(&a, "counter:2", json!({})).await?;
+    let mut assigns = serde_json::Map::new();
+    assigns.insert("user".into(), json!("bob"));
+    let mut on_b = TestChannel::join_with_assigns(&b, "counter:2", json!({}), assigns).await?;
+    let pushed = on_b.push("echo", json!({})).await?;
+    assert_eq!(
+        pushed.events,
+        vec![("echoed".to_owned(), json!({"user": "bob"}))]
+    );
+    assert_eq!(
+        pushed.patch,
+        json!([{"op": "replace", "path": "/count", "value": 1}])
+    );
+    let err = on_b.push("refuse", json!({})).await.unwrap_err();
+    assert_eq!(err, TestError::Refused("no, thanks".into()));
+    let err = on_b.push("nope", json!({})).await.unwrap_err();
+    assert_eq!(err, TestError::Refused("unknown event \"nope\"".into()));
+    assert_eq!(on_b.refresh().await?, &json!({"count": 1, "by": null}));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_the_authority_dies_another_node_takes_over_from_the_last_commit()
+-> Result<(), TestError> {
+    let cluster = MemoryCluster::new(Duration::from_secs(3));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    let mut on_a = TestChannel::join(&a, "counter:3", json!({})).await?;
+    let mut on_b = TestChannel::join(&b, "counter:3", json!({})).await?;
+    for _ in 0..3 {
+        on_a.push("increment", json!({})).await?;
+    }
+    settle(&mut on_b, 3).await?;
+    cluster.kill("a");
+    drop(on_a);
+    // b's next event finds no authority; once a's lease runs out, b takes the key over
+    let pushed = on_b.push("increment", json!({})).await?;
+    assert_eq!(pushed.version, 4);
+    assert_eq!(on_b.state()["count"], json!(4));
+    let stored = cluster.snapshot("counter:3").unwrap();
+    assert_eq!(
+        (stored.state["count"].clone(), stored.version),
+        (json!(4), 4)
+    );
+    let late = TestChannel::join(&b, "counter:3", json!({})).await?;
+    assert_eq!(late.state()["count"], json!(4));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn ttl_counts_subscribers_on_every_node() -> Result<(), TestError> {
+    let cluster = MemoryCluster::new(Duration::from_secs(3));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    let on_a = TestChannel::join(&a, "short:1", json!({})).await?;
+    let mut on_b = TestChannel::join(&b, "short:1", json!({})).await?;
+    on_b.push("put", json!({"path": "/kept", "value": true}))
+        .await?;
+    on_a.leave().await;
+    // the leader (a) has nobody left, b has: the key lives on
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(cluster.snapshot("short:1").is_some());
+    assert_eq!(
+        b.api().get_path("short:1", "/kept").await.unwrap(),
+        json!(true)
+    );
+    on_b.leave().await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        cluster.snapshot("short:1"),
+        None,
+        "dropped after the TTL, everywhere"
+    );
+    let fresh = TestChannel::join(&b, "short:1", json!({})).await?;
+    assert_eq!(fresh.state(), &json!({}));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_server_api_works_from_any_node() {
+    let cluster = MemoryCluster::new(Duration::from_secs(3));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    let mut on_a = TestChannel::join(&a, "doc:api", json!({})).await.unwrap();
+    let api_b = b.api();
+    // a read on a node where the key is not live comes from the backplane
+    assert_eq!(api_b.get("doc:api").await.unwrap().state, json!({}));
+    let mut sub = api_b.subscribe("doc:api").await.unwrap();
+    let v = api_b.put("doc:api", "/list", json!([])).await.unwrap();
+    assert_eq!(v, 1);
+    for i in 0..3 {
+        api_b.put("doc:api", "/list/-", json!(i)).await.unwrap();
+    }
+    api_b
+        .update("doc:api", |doc| {
+            doc.set("/title", "from b")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    settle(&mut on_a, 5).await.unwrap();
+    assert_eq!(on_a.state(), &json!({"list": [0, 1, 2], "title": "from b"}));
+    let err = api_b.delete("doc:api", "/nope").await.unwrap_err();
+    assert_eq!(err.code(), "property_not_found");
+    api_b.reset("doc:api").await.unwrap();
+    settle(&mut on_a, 6).await.unwrap();
+    assert_eq!(on_a.state(), &json!({}));
+    let mut kinds = Vec::new();
+    while kinds.len() < 6 {
+        let c = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        kinds.push((c.kind, c.version));
+    }
+    use livestate_core::api::ChangeKind::*;
+    assert_eq!(
+        kinds,
+        vec![(New, 1), (New, 2), (New, 3), (New, 4), (New, 5), (Reset, 6)]
+    );
+}
+
+#[tokio::test]
+async fn presence_lists_joins_on_every_node() -> Result<(), TestError> {
+    let cluster = MemoryCluster::new(Duration::from_secs(3));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    let as_user = |key: &str| json!({"presence": {"key": key, "meta": {"name": key}}});
+    let keys =
+        |p: &std::collections::BTreeMap<String, Vec<Value>>| p.keys().cloned().collect::<Vec<_>>();
+    let mut ann = TestChannel::join(&a, "doc:room", as_user("ann")).await?;
+    let mut bob = TestChannel::join(&b, "doc:room", as_user("bob")).await?;
+    ann.wait_presence(|p| p.contains_key("bob")).await?;
+    bob.wait_presence(|p| p.contains_key("ann")).await?;
+    assert_eq!(keys(ann.presence()), ["ann", "bob"]);
+    assert_eq!(keys(bob.presence()), ["ann", "bob"]);
+    // a third joiner on either node gets everyone
+    let mut cat = TestChannel::join(&a, "doc:room", as_user("cat")).await?;
+    cat.wait_presence(|p| p.len() == 3).await?;
+    bob.wait_presence(|p| p.contains_key("cat")).await?;
+    // leaving shows on the other node; a dead node's joins go away too
+    cat.leave().await;
+    bob.wait_presence(|p| !p.contains_key("cat")).await?;
+    cluster.kill("b");
+    ann.wait_presence(|p| !p.contains_key("bob")).await?;
+    assert_eq!(keys(ann.presence()), ["ann"]);
+    Ok(())
+}
