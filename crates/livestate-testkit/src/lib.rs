@@ -6,6 +6,8 @@
 //! - [`client`]: [`Client`], a raw V2 client with LiveState helpers, and [`LiveView`],
 //!   which keeps a topic's state the way phx-live-state does.
 //! - [`http`]: a small HTTP/1.1 client.
+//! - [`redis`]: [`redis::RedisServer`], a `redis-server` of the test's own.
+//! - [`suite`]: the behavioural suite every cluster backplane passes.
 //! - [`server`]: [`TestServer`] (in-process) and [`ServerProcess`] (a spawned binary).
 //! - [`channels`]: test channels (failing init, panicking handler, connection scope, ...)
 //!   and [`channels::test_hub`], the hub the test server binary serves.
@@ -13,7 +15,9 @@
 pub mod channels;
 pub mod client;
 pub mod http;
+pub mod redis;
 pub mod server;
+pub mod suite;
 
 pub use client::{Client, Frame, LiveView};
 pub use server::{ServerProcess, TestServer};

@@ -1,0 +1,217 @@
+//! One pub/sub connection per node, shared by all its keys: it routes each message to the
+//! key tasks listening on its channel, reconnects when Redis goes away, subscribes again,
+//! and tells every change subscriber it may have missed messages ([`Published::Gap`]).
+
+use crate::WireMsg;
+use futures_util::StreamExt;
+use livestate_core::backplane::{Answer, Published, Request};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// A route to register; answered once Redis confirmed the subscription.
+pub(crate) enum Route {
+    Changes(mpsc::Sender<Published>),
+    Requests(mpsc::Sender<Request>),
+    Answers(mpsc::Sender<Answer>),
+}
+
+pub(crate) struct Subscribe {
+    pub(crate) channel: String,
+    pub(crate) route: Route,
+    pub(crate) done: oneshot::Sender<()>,
+}
+
+#[derive(Default)]
+struct Routes {
+    /// Change subscribers by channel, each with whether it missed a message.
+    changes: HashMap<String, Vec<(mpsc::Sender<Published>, bool)>>,
+    requests: HashMap<String, mpsc::Sender<Request>>,
+    answers: HashMap<String, mpsc::Sender<Answer>>,
+}
+
+impl Routes {
+    fn channels(&self) -> Vec<String> {
+        self.changes
+            .keys()
+            .chain(self.requests.keys())
+            .chain(self.answers.keys())
+            .cloned()
+            .collect()
+    }
+
+    fn add(&mut self, channel: String, route: Route) -> bool {
+        let new = !self.changes.contains_key(&channel)
+            && !self.requests.contains_key(&channel)
+            && !self.answers.contains_key(&channel);
+        match route {
+            Route::Changes(tx) => self.changes.entry(channel).or_default().push((tx, false)),
+            Route::Requests(tx) => {
+                self.requests.insert(channel, tx);
+            }
+            Route::Answers(tx) => {
+                self.answers.insert(channel, tx);
+            }
+        }
+        new
+    }
+
+    /// Channels nobody listens on any more.
+    fn unused(&mut self) -> Vec<String> {
+        let mut gone = Vec::new();
+        self.changes.retain(|channel, subs| {
+            subs.retain(|(tx, _)| !tx.is_closed());
+            let keep = !subs.is_empty();
+            if !keep {
+                gone.push(channel.clone());
+            }
+            keep
+        });
+        self.requests.retain(|channel, tx| {
+            let keep = !tx.is_closed();
+            if !keep {
+                gone.push(channel.clone());
+            }
+            keep
+        });
+        gone
+    }
+
+    fn gap_all(&mut self) {
+        for subs in self.changes.values_mut() {
+            for (tx, missed) in subs.iter_mut() {
+                *missed = tx.try_send(Published::Gap).is_err();
+            }
+        }
+    }
+
+    fn deliver(&mut self, channel: &str, payload: &str) {
+        if let Some(subs) = self.changes.get_mut(channel) {
+            let published = match serde_json::from_str::<WireMsg>(payload) {
+                Ok(WireMsg::Change(change)) => Published::Change(Arc::new(change)),
+                Ok(WireMsg::Presence { joins, leaves }) => Published::Presence { joins, leaves },
+                Err(e) => {
+                    // never applied blindly: the subscribers reload from the stored state
+                    tracing::error!(
+                        "malformed message on {channel}: {e}; resyncing its subscribers"
+                    );
+                    Published::Gap
+                }
+            };
+            for (tx, missed) in subs.iter_mut() {
+                if *missed {
+                    if tx.try_send(Published::Gap).is_err() {
+                        continue;
+                    }
+                    *missed = false;
+                }
+                if tx.try_send(published.clone()).is_err() {
+                    *missed = true;
+                }
+            }
+        } else if let Some(tx) = self.requests.get(channel) {
+            match serde_json::from_str::<Request>(payload) {
+                Ok(request) => {
+                    if tx.try_send(request).is_err() {
+                        tracing::warn!(
+                            "the authority of {channel} is overloaded: a forwarded request is dropped"
+                        );
+                    }
+                }
+                Err(e) => tracing::error!("malformed request on {channel}: {e}"),
+            }
+        } else if let Some(tx) = self.answers.get(channel) {
+            match serde_json::from_str::<Answer>(payload) {
+                Ok(answer) => {
+                    let _ = tx.try_send(answer);
+                }
+                Err(e) => tracing::error!("malformed answer on {channel}: {e}"),
+            }
+        }
+    }
+}
+
+/// Run the dispatcher until every handle to it is gone.
+pub(crate) async fn run(client: redis::Client, mut subscribes: mpsc::UnboundedReceiver<Subscribe>) {
+    let mut routes = Routes::default();
+    let mut waiting: Vec<Subscribe> = Vec::new();
+    let mut backoff = Duration::from_millis(50);
+    let mut connected_before = false;
+    loop {
+        let pubsub = match client.get_async_pubsub().await {
+            Ok(pubsub) => pubsub,
+            Err(e) => {
+                tracing::warn!("Redis pub/sub unavailable ({e}); retrying in {backoff:?}");
+                // take new subscriptions meanwhile; they are confirmed once connected
+                let sleep = tokio::time::sleep(backoff);
+                tokio::pin!(sleep);
+                loop {
+                    tokio::select! {
+                        () = &mut sleep => break,
+                        sub = subscribes.recv() => match sub {
+                            Some(sub) => waiting.push(sub),
+                            None => return,
+                        },
+                    }
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(50);
+        let (mut sink, mut stream) = pubsub.split();
+        let mut healthy = true;
+        for channel in routes.channels() {
+            if sink.subscribe(&channel).await.is_err() {
+                healthy = false;
+                break;
+            }
+        }
+        if !healthy {
+            continue;
+        }
+        if connected_before {
+            tracing::info!("Redis pub/sub is back: resyncing every key");
+            routes.gap_all();
+        }
+        connected_before = true;
+        for sub in waiting.drain(..) {
+            let channel = sub.channel.clone();
+            if routes.add(sub.channel, sub.route) && sink.subscribe(&channel).await.is_err() {
+                healthy = false;
+            }
+            let _ = sub.done.send(());
+        }
+        let mut prune = tokio::time::interval(Duration::from_secs(5));
+        while healthy {
+            tokio::select! {
+                sub = subscribes.recv() => {
+                    let Some(sub) = sub else { return };
+                    let channel = sub.channel.clone();
+                    if routes.add(sub.channel, sub.route) && sink.subscribe(&channel).await.is_err() {
+                        healthy = false;
+                    }
+                    let _ = sub.done.send(());
+                }
+                msg = stream.next() => match msg {
+                    Some(msg) => {
+                        let payload: String = msg.get_payload().unwrap_or_default();
+                        routes.deliver(msg.get_channel_name(), &payload);
+                    }
+                    None => {
+                        tracing::warn!("Redis pub/sub connection lost");
+                        healthy = false;
+                    }
+                },
+                _ = prune.tick() => {
+                    for channel in routes.unused() {
+                        if sink.unsubscribe(&channel).await.is_err() {
+                            healthy = false;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

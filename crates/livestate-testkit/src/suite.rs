@@ -1,0 +1,306 @@
+//! The behavioural suite every cluster backplane passes: the guarantees of
+//! `livestate_core::backplane` checked against a real backend. Run it with a factory
+//! that makes nodes of one isolated cluster (a fresh `MemoryCluster`, or Redis under a
+//! prefix of the run's own) whose leases are short (half a second or so).
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use livestate_core::backplane::{Backplane, MemoryCluster};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! let cluster = MemoryCluster::new(Duration::from_millis(400));
+//! livestate_testkit::suite::run_all(&move |id: &str| {
+//!     let node: Arc<dyn Backplane> = cluster.node(id);
+//!     Box::pin(async move { node })
+//! })
+//! .await
+//! # }
+//! ```
+
+use anyhow::{Context, Result, anyhow, ensure};
+use futures_util::future::BoxFuture;
+use livestate_core::backplane::{
+    Answer, Backplane, BackplaneError, Commit, Committed, EventId, PresenceEntry, Published,
+    Request, RequestBody,
+};
+use livestate_protocol::PatchOp;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Makes the node called `id` of one cluster.
+pub type Nodes = dyn Fn(&str) -> BoxFuture<'static, Arc<dyn Backplane>> + Send + Sync;
+
+/// Every check, one after the other; the error names the failing check.
+pub async fn run_all(nodes: &Nodes) -> Result<()> {
+    leases_are_exclusive_and_epochs_grow(nodes)
+        .await
+        .context("leases")?;
+    a_lost_lease_cannot_commit(nodes).await.context("fencing")?;
+    commits_follow_versions_and_are_published_in_order(nodes)
+        .await
+        .context("ordered commits")?;
+    an_event_applies_at_most_once(nodes)
+        .await
+        .context("at most once")?;
+    requests_reach_the_authority_and_answers_their_node(nodes)
+        .await
+        .context("forwarding")?;
+    attachments_count_other_live_nodes(nodes)
+        .await
+        .context("attachments")?;
+    presence_is_shared_and_published(nodes)
+        .await
+        .context("presence")?;
+    Ok(())
+}
+
+fn commit<'a>(
+    version: u64,
+    state: &'a Value,
+    patch: &'a [PatchOp],
+    event: Option<&'a EventId>,
+) -> Commit<'a> {
+    Commit {
+        version,
+        state,
+        patch,
+        reset: false,
+        event,
+        origin: None,
+    }
+}
+
+async fn next<T>(rx: &mut mpsc::Receiver<T>, what: &str) -> Result<T> {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .map_err(|_| anyhow!("no {what} within 5 s"))?
+        .ok_or_else(|| anyhow!("the {what} stream ended"))
+}
+
+/// `acquire` is exclusive while a lease lives, and every new holder has a higher epoch.
+pub async fn leases_are_exclusive_and_epochs_grow(nodes: &Nodes) -> Result<()> {
+    let (a, b) = (nodes("lease-a").await, nodes("lease-b").await);
+    let key = "suite:lease";
+    let first = a.acquire(key).await?;
+    ensure!(first.snapshot.is_none(), "a new key has no state");
+    match b.acquire(key).await {
+        Err(BackplaneError::Held { holder, .. }) => ensure!(holder == a.node(), "held by {holder}"),
+        other => return Err(anyhow!("a held lease was acquired: {other:?}")),
+    }
+    a.renew(&first.lease).await?;
+    a.release(&first.lease, false).await?;
+    let second = b.acquire(key).await?;
+    ensure!(second.lease.epoch > first.lease.epoch, "epochs grow");
+    b.release(&second.lease, true).await?;
+    Ok(())
+}
+
+/// A node whose lease expired can neither renew nor commit once another took over.
+pub async fn a_lost_lease_cannot_commit(nodes: &Nodes) -> Result<()> {
+    let (a, b) = (nodes("fence-a").await, nodes("fence-b").await);
+    let key = "suite:fence";
+    let stale = a.acquire(key).await?;
+    tokio::time::sleep(a.lease_time() * 3 / 2).await;
+    let fresh = b.acquire(key).await?;
+    ensure!(fresh.lease.epoch > stale.lease.epoch);
+    let state = json!({"by": "stale"});
+    match a.commit(&stale.lease, commit(0, &state, &[], None)).await {
+        Err(BackplaneError::Fenced { .. }) => {}
+        other => return Err(anyhow!("a stale authority committed: {other:?}")),
+    }
+    ensure!(matches!(
+        a.renew(&stale.lease).await,
+        Err(BackplaneError::Fenced { .. })
+    ));
+    let state = json!({"by": "fresh"});
+    b.commit(&fresh.lease, commit(0, &state, &[], None)).await?;
+    let stored = b.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
+    ensure!(stored.state == json!({"by": "fresh"}), "{:?}", stored.state);
+    b.release(&fresh.lease, true).await?;
+    Ok(())
+}
+
+/// Commits must follow the stored version; subscribers get them in order.
+pub async fn commits_follow_versions_and_are_published_in_order(nodes: &Nodes) -> Result<()> {
+    let (a, b) = (nodes("order-a").await, nodes("order-b").await);
+    let key = "suite:order";
+    let mut changes = b.subscribe(key).await?;
+    let lease = a.acquire(key).await?.lease;
+    let mut state = json!({"n": 0});
+    a.commit(&lease, commit(0, &state, &[], None)).await?;
+    for n in 1..=20u64 {
+        state = json!({"n": n});
+        let patch = [PatchOp::Replace {
+            path: "/n".into(),
+            value: json!(n),
+        }];
+        a.commit(&lease, commit(n, &state, &patch, None)).await?;
+    }
+    match a.commit(&lease, commit(25, &state, &[], None)).await {
+        Err(BackplaneError::OutOfOrder { stored, .. }) => ensure!(stored == 20),
+        other => return Err(anyhow!("an out-of-order commit was taken: {other:?}")),
+    }
+    let mut versions = Vec::new();
+    while versions.len() < 21 {
+        match next(&mut changes, "change").await? {
+            Published::Change(c) => {
+                ensure!(c.epoch == lease.epoch);
+                if c.version > 0 {
+                    ensure!(
+                        c.patch
+                            == vec![PatchOp::Replace {
+                                path: "/n".into(),
+                                value: json!(c.version)
+                            }]
+                    );
+                }
+                versions.push(c.version);
+            }
+            Published::Gap => return Err(anyhow!("a gap in a quiet test")),
+            Published::Presence { .. } => {}
+        }
+    }
+    ensure!(versions == (0..=20).collect::<Vec<_>>(), "{versions:?}");
+    let stored = b.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
+    ensure!(
+        stored.version == 20 && stored.state == json!({"n": 20}),
+        "{stored:?}"
+    );
+    a.release(&lease, true).await?;
+    ensure!(b.load(key).await?.is_none(), "dropped with its lease");
+    Ok(())
+}
+
+/// A commit naming an event already committed is refused as a duplicate.
+pub async fn an_event_applies_at_most_once(nodes: &Nodes) -> Result<()> {
+    let a = nodes("once-a").await;
+    let key = "suite:once";
+    let lease = a.acquire(key).await?.lease;
+    let event = EventId("suite/1/1".into());
+    let state = json!({"n": 0});
+    a.commit(&lease, commit(0, &state, &[], None)).await?;
+    let state = json!({"n": 1});
+    ensure!(
+        a.commit(&lease, commit(1, &state, &[], Some(&event)))
+            .await?
+            == Committed::Done
+    );
+    let state = json!({"n": 2});
+    let again = a
+        .commit(&lease, commit(2, &state, &[], Some(&event)))
+        .await?;
+    ensure!(again == Committed::Duplicate { version: 1 }, "{again:?}");
+    let stored = a.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
+    ensure!(stored.version == 1, "{stored:?}");
+    a.release(&lease, true).await?;
+    Ok(())
+}
+
+/// Forwarded requests reach the serving authority, answers reach the asking node, and with
+/// no authority a forward says so.
+pub async fn requests_reach_the_authority_and_answers_their_node(nodes: &Nodes) -> Result<()> {
+    let (a, b) = (nodes("fwd-a").await, nodes("fwd-b").await);
+    let key = "suite:fwd";
+    let request = Request {
+        id: EventId("fwd-b/1/7".into()),
+        from: b.node().to_owned(),
+        body: RequestBody::Event {
+            sub: 7,
+            r#ref: Some("3".into()),
+            name: "increment".into(),
+            payload: json!({"by": 2}),
+            socket: Default::default(),
+            assigns: Default::default(),
+        },
+    };
+    ensure!(matches!(
+        b.forward(key, request.clone()).await,
+        Err(BackplaneError::NoAuthority(_))
+    ));
+    let lease = a.acquire(key).await?.lease;
+    let mut requests = a.serve(&lease).await?;
+    let mut answers = b
+        .take_answers()
+        .ok_or_else(|| anyhow!("no answers stream"))?;
+    b.forward(key, request.clone()).await?;
+    let got = next(&mut requests, "request").await?;
+    ensure!(got == request, "{got:?}");
+    let answer = Answer {
+        id: request.id.clone(),
+        key: key.to_owned(),
+        outcome: Ok(4),
+    };
+    a.answer(b.node(), answer.clone()).await?;
+    ensure!(next(&mut answers, "answer").await? == answer);
+    a.release(&lease, true).await?;
+    ensure!(matches!(
+        b.forward(key, request).await,
+        Err(BackplaneError::NoAuthority(_))
+    ));
+    Ok(())
+}
+
+/// `attached_elsewhere` counts the other nodes whose attachment is live.
+pub async fn attachments_count_other_live_nodes(nodes: &Nodes) -> Result<()> {
+    let (a, b) = (nodes("att-a").await, nodes("att-b").await);
+    let key = "suite:att";
+    b.attach(key, 2).await?;
+    a.attach(key, 1).await?;
+    ensure!(a.attached_elsewhere(key).await? == 1);
+    ensure!(b.attached_elsewhere(key).await? == 1);
+    b.attach(key, 0).await?;
+    ensure!(a.attached_elsewhere(key).await? == 0);
+    b.attach(key, 3).await?;
+    tokio::time::sleep(a.lease_time() * 3 / 2).await;
+    ensure!(
+        a.attached_elsewhere(key).await? == 0,
+        "an attachment not renewed lapses"
+    );
+    a.attach(key, 0).await?;
+    Ok(())
+}
+
+/// Presence joins and leaves are stored and published.
+pub async fn presence_is_shared_and_published(nodes: &Nodes) -> Result<()> {
+    let (a, b, c) = (
+        nodes("pres-a").await,
+        nodes("pres-b").await,
+        nodes("pres-c").await,
+    );
+    let key = "suite:pres";
+    let mut seen = c.subscribe(key).await?;
+    let entry = PresenceEntry {
+        node: a.node().to_owned(),
+        phx_ref: format!("{}:1", a.node()),
+        key: "ann".into(),
+        meta: json!({"phx_ref": format!("{}:1", a.node()), "name": "Ann"}),
+    };
+    a.track(key, vec![entry.clone()], vec![]).await?;
+    match next(&mut seen, "presence").await? {
+        Published::Presence { joins, leaves } => {
+            ensure!(joins == vec![entry.clone()] && leaves.is_empty())
+        }
+        other => return Err(anyhow!("expected presence, got {other:?}")),
+    }
+    let listed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let listed = b.presence(key).await?;
+            if !listed.is_empty() {
+                return Ok::<_, BackplaneError>(listed);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .map_err(|_| anyhow!("the entry never showed"))??;
+    ensure!(listed == vec![entry.clone()], "{listed:?}");
+    a.track(key, vec![], vec![entry.clone()]).await?;
+    match next(&mut seen, "presence").await? {
+        Published::Presence { joins, leaves } => ensure!(joins.is_empty() && leaves == vec![entry]),
+        other => return Err(anyhow!("expected presence, got {other:?}")),
+    }
+    ensure!(b.presence(key).await?.is_empty());
+    Ok(())
+}
