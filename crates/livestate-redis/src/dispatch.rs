@@ -113,10 +113,16 @@ impl Routes {
         } else if let Some(tx) = self.requests.get(channel) {
             match serde_json::from_str::<Request>(payload) {
                 Ok(request) => {
-                    if tx.try_send(request).is_err() {
-                        tracing::warn!(
+                    // a dropped request is sent again by its node after a lease time
+                    match tx.try_send(request) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => tracing::warn!(
                             "the authority of {channel} is overloaded: a forwarded request is dropped"
-                        );
+                        ),
+                        // the key's authority here ended (the route is pruned soon)
+                        Err(mpsc::error::TrySendError::Closed(_)) => tracing::debug!(
+                            "no authority for {channel} here any more: a forwarded request is dropped"
+                        ),
                     }
                 }
                 Err(e) => tracing::error!("malformed request on {channel}: {e}"),

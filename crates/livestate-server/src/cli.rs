@@ -89,6 +89,20 @@ pub struct ServeArgs {
     /// Do not serve the demo page at `/`.
     #[arg(long)]
     pub no_demo: bool,
+    /// Share every key with other nodes through this Redis (`redis://host:6379`): one
+    /// authority per key across the cluster, failover when a node dies.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// This node's id in the cluster [default: derived from the process].
+    #[arg(long)]
+    pub node_id: Option<String>,
+    /// Milliseconds a key's lease lives without renewal: how long the keys of a dead node
+    /// wait before another node takes them over [default: 3000].
+    #[arg(long)]
+    pub lease_ms: Option<u64>,
+    /// The prefix of livestate's Redis keys [default: livestate].
+    #[arg(long)]
+    pub redis_prefix: Option<String>,
 }
 
 /// Run `serve` with `hub`'s routes until SIGINT or SIGTERM. The configuration file's
@@ -154,6 +168,22 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
         hub = hub.channel("doc:*", DocChannel::default());
     }
     let mut endpoint = Endpoint::builder().hub(hub).limits(limits).config(config);
+    if let Some(url) = args.redis.clone().or(file.redis.url.clone()) {
+        let mut opts = livestate_redis::RedisOptions::new(url);
+        if let Some(node) = args.node_id.clone().or(file.redis.node_id.clone()) {
+            opts.node = node;
+        }
+        if let Some(ms) = args.lease_ms.or(file.redis.lease_ms) {
+            opts.lease_time = Duration::from_millis(ms);
+        }
+        if let Some(prefix) = args.redis_prefix.clone().or(file.redis.prefix.clone()) {
+            opts.prefix = prefix;
+        }
+        let node = opts.node.clone();
+        let backplane = livestate_redis::RedisBackplane::connect(opts).await?;
+        tracing::info!("cluster node {node} on Redis");
+        endpoint = endpoint.backplane(backplane);
+    }
     if let Some(token) = &file.api.token {
         endpoint = endpoint.api_token(token.clone());
     }

@@ -14,6 +14,12 @@
 //! ttl = 60                     # seconds a key lives after its last subscriber, or "never"
 //! read_buffer_size = 4096      # bytes per socket
 //!
+//! [redis]                      # cluster mode: every node with the same Redis shares every key
+//! url = "redis://127.0.0.1:6379"
+//! node_id = "node-1"           # default: derived from the process
+//! lease_ms = 3000              # how long a dead node's keys wait before another takes them
+//! prefix = "livestate"
+//!
 //! [api]
 //! token = "a long secret"      # the HTTP state API then needs Authorization: Bearer <token>
 //! allow_origins = ["https://app.example.com"]   # CORS and WebSocket origin check; ["*"]: any
@@ -49,6 +55,9 @@ pub struct Config {
     /// The HTTP state API.
     #[serde(default)]
     pub api: ApiConfig,
+    /// Cluster mode on Redis.
+    #[serde(default)]
+    pub redis: RedisConfig,
     /// `doc:` key patterns.
     #[serde(default, deserialize_with = "distinct_patterns")]
     pub docs: Vec<DocConfig>,
@@ -96,6 +105,24 @@ pub struct ApiConfig {
     pub token: Option<String>,
     /// Origins allowed to use livestate from a browser (`["*"]`: any).
     pub allow_origins: Option<Vec<String>>,
+}
+
+/// `[redis]`: cluster mode.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:6379`.
+    #[serde(default, deserialize_with = "non_empty")]
+    pub url: Option<String>,
+    /// This node's id.
+    #[serde(default, deserialize_with = "non_empty")]
+    pub node_id: Option<String>,
+    /// Milliseconds a lease lives without renewal.
+    #[serde(default, deserialize_with = "positive_u64")]
+    pub lease_ms: Option<u64>,
+    /// The prefix of livestate's Redis keys.
+    #[serde(default, deserialize_with = "non_empty")]
+    pub prefix: Option<String>,
 }
 
 /// One `[[docs]]` entry.

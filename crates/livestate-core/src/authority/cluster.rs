@@ -45,8 +45,10 @@ pub(super) struct Pending {
     pub(super) waiter: Waiter,
     /// When the caller gets an error instead.
     deadline: Instant,
-    /// Whether it reached an authority (else it is sent again on the next tick).
-    sent: bool,
+    /// When it reached an authority (`None`: it is sent again on the next tick). One not
+    /// answered within a lease time is sent again too: its authority may have died, and
+    /// its id keeps it from applying twice.
+    sent: Option<Instant>,
     /// An answer said it was committed at this version, before the change itself arrived.
     answered: Option<u64>,
 }
@@ -602,7 +604,7 @@ impl<C: Channel> KeyAuthority<C> {
                     request,
                     waiter,
                     deadline,
-                    sent: false,
+                    sent: None,
                     answered: None,
                 },
             );
@@ -627,7 +629,7 @@ impl<C: Channel> KeyAuthority<C> {
         match self.backplane().forward(&self.topic, request).await {
             Ok(()) => {
                 if let Some(p) = self.cluster.as_mut().and_then(|c| c.pending.get_mut(id)) {
-                    p.sent = true;
+                    p.sent = Some(Instant::now());
                 }
             }
             Err(BackplaneError::NoAuthority(_)) => {
@@ -851,7 +853,7 @@ impl<C: Channel> KeyAuthority<C> {
             Err(r) if r.code == "conflict" => {
                 // an edit computed on an older replica: compute it again on the next tick
                 if let Some(p) = c.pending.get_mut(&answer.id) {
-                    p.sent = false;
+                    p.sent = None;
                 }
                 c.needs_resync = true;
             }
@@ -929,6 +931,7 @@ impl<C: Channel> KeyAuthority<C> {
     }
 
     async fn pending_tick(&mut self, now: Instant) {
+        let lease = self.backplane().lease_time();
         let (late, unsent): (Vec<EventId>, Vec<EventId>) = match &self.cluster {
             Some(c) => (
                 c.pending
@@ -938,7 +941,7 @@ impl<C: Channel> KeyAuthority<C> {
                     .collect(),
                 c.pending
                     .iter()
-                    .filter(|(_, p)| !p.sent && p.deadline > now)
+                    .filter(|(_, p)| p.deadline > now && p.sent.is_none_or(|at| now >= at + lease))
                     .map(|(id, _)| id.clone())
                     .collect(),
             ),

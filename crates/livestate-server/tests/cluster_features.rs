@@ -1,0 +1,309 @@
+//! Presence, TTL, the ACL and the HTTP API across three `livestate` processes on one Redis,
+//! and start-up with a Redis that cannot be reached.
+
+mod common;
+
+use anyhow::{Result, bail};
+use common::cluster::TestCluster;
+use livestate_testkit::client::reply_status;
+use livestate_testkit::{Client, http};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+const CONFIG: &str = r#"
+[[docs]]
+pattern = "room:*"
+presence = true
+ttl = 1
+
+[[docs]]
+pattern = "ro:*"
+initial = { a = 1 }
+acl = { group = ["read"], public = ["read"] }
+
+[[docs]]
+pattern = "doc:*"
+acl = { group = ["all"], public = ["all"] }
+"#;
+
+async fn cluster() -> Result<TestCluster> {
+    let path = std::env::temp_dir().join(format!("livestate-cluster-{}.toml", std::process::id()));
+    std::fs::write(&path, CONFIG)?;
+    let path = path.display().to_string();
+    TestCluster::start_with(3, false, &["--no-demo", "--config", &path]).await
+}
+
+/// A client's view of a topic's presence: the `phx_ref`s of each key's metas.
+#[derive(Default)]
+struct Presence(BTreeMap<String, Vec<String>>);
+
+impl Presence {
+    fn apply(&mut self, event: &str, payload: &Value) {
+        let refs = |entry: &Value| -> Vec<String> {
+            entry["metas"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["phx_ref"].as_str().map(str::to_owned))
+                .collect()
+        };
+        match event {
+            "presence_state" => {
+                self.0 = payload
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), refs(v)))
+                    .collect();
+            }
+            "presence_diff" => {
+                // as phoenix.js does: a join already listed (a joiner's own, which comes
+                // in its presence_state and in the diff everyone gets) is listed once
+                for (k, v) in payload["joins"].as_object().into_iter().flatten() {
+                    let list = self.0.entry(k.clone()).or_default();
+                    for r in refs(v) {
+                        if !list.contains(&r) {
+                            list.push(r);
+                        }
+                    }
+                }
+                for (k, v) in payload["leaves"].as_object().into_iter().flatten() {
+                    let gone = refs(v);
+                    if let Some(list) = self.0.get_mut(k) {
+                        list.retain(|r| !gone.contains(r));
+                        if list.is_empty() {
+                            self.0.remove(k);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// Read `c`'s frames into `p` until `done` holds (at most 10 s).
+async fn wait_presence(
+    c: &mut Client,
+    p: &mut Presence,
+    done: impl Fn(&Presence) -> bool,
+) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done(p) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(frame) = tokio::time::timeout(left, c.recv()).await else {
+            bail!("presence stayed at {:?}", p.keys());
+        };
+        let frame = frame?;
+        p.apply(&frame.event, &frame.payload);
+    }
+    Ok(())
+}
+
+async fn join_as(url: &str, topic: &str, key: &str) -> Result<(Client, String)> {
+    let mut c = Client::connect(url).await?;
+    let jr = c
+        .join(
+            topic,
+            json!({"presence": {"key": key, "meta": {"name": key}}}),
+        )
+        .await?;
+    Ok((c, jr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_lists_clients_on_every_node() -> Result<()> {
+    let cluster = cluster().await?;
+    let topic = "room:lobby";
+    let (mut ann, _) = join_as(&cluster.urls[0], topic, "ann").await?;
+    let (mut bob, bob_ref) = join_as(&cluster.urls[1], topic, "bob").await?;
+    let (mut cat, _) = join_as(&cluster.urls[2], topic, "cat").await?;
+    let (mut pa, mut pb, mut pc) = (
+        Presence::default(),
+        Presence::default(),
+        Presence::default(),
+    );
+    let all = |p: &Presence| p.keys() == ["ann", "bob", "cat"];
+    wait_presence(&mut ann, &mut pa, all).await?;
+    wait_presence(&mut bob, &mut pb, all).await?;
+    wait_presence(&mut cat, &mut pc, all).await?;
+    // every meta has one ref, the same on every node
+    assert_eq!(pa.0, pb.0);
+    assert_eq!(pb.0, pc.0);
+    // a leave on one node shows on the others
+    bob.send(Some(&bob_ref), None, topic, "phx_leave", json!({}))
+        .await?;
+    wait_presence(&mut ann, &mut pa, |p| p.keys() == ["ann", "cat"]).await?;
+    wait_presence(&mut cat, &mut pc, |p| p.keys() == ["ann", "cat"]).await?;
+    // a closed socket too
+    cat.close().await;
+    wait_presence(&mut ann, &mut pa, |p| p.keys() == ["ann"]).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_clients_leave_the_presence() -> Result<()> {
+    let mut cluster = cluster().await?;
+    let topic = "room:kill";
+    let (mut ann, _) = join_as(&cluster.urls[0], topic, "ann").await?;
+    let (_bob, _) = join_as(&cluster.urls[1], topic, "bob").await?;
+    let mut pa = Presence::default();
+    wait_presence(&mut ann, &mut pa, |p| p.keys() == ["ann", "bob"]).await?;
+    cluster.kill(1).await?;
+    wait_presence(&mut ann, &mut pa, |p| p.keys() == ["ann"]).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_counts_subscribers_on_every_node() -> Result<()> {
+    let cluster = cluster().await?;
+    let topic = "room:ttl";
+    // the first joiner's node holds the key
+    let (mut a, a_ref) = join_as(&cluster.urls[0], topic, "a").await?;
+    a.recv_until(|f| f.event == "state:change").await?;
+    let (mut b, b_ref) = join_as(&cluster.urls[1], topic, "b").await?;
+    b.recv_until(|f| f.event == "state:change").await?;
+    let r = b
+        .push_event(
+            &b_ref,
+            topic,
+            "put",
+            json!({"path": "/kept", "value": true}),
+        )
+        .await?;
+    assert_eq!(reply_status(&b.reply_to(&r).await?).0, "ok");
+    assert_eq!(cluster.leader(topic).await?, Some(0));
+    a.send(Some(&a_ref), None, topic, "phx_leave", json!({}))
+        .await?;
+    // the authority's node has nobody left, node 1 has: the key lives on past its TTL
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        cluster.has_state(topic).await?,
+        "dropped while a subscriber was left"
+    );
+    let got = http::get(cluster.addr(2), &format!("/api/state/{topic}")).await?;
+    assert_eq!(got.json()?["state"], json!({"kept": true}));
+    b.send(Some(&b_ref), None, topic, "phx_leave", json!({}))
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.has_state(topic).await? {
+        assert!(
+            Instant::now() < deadline,
+            "the key outlived its TTL on every node"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // joining again starts from the initial state
+    let mut c = Client::connect(&cluster.urls[2]).await?;
+    c.join(topic, json!({})).await?;
+    let change = c.recv_until(|f| f.event == "state:change").await?;
+    assert_eq!(change.payload["state"], json!({}));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_api_and_the_acl_work_from_every_node() -> Result<()> {
+    let cluster = cluster().await?;
+    let topic = "doc:api";
+    let mut on_a = Client::connect(&cluster.urls[0]).await?;
+    let jr = on_a.join(topic, json!({})).await?;
+    on_a.recv_until(|f| f.event == "state:change").await?;
+    // writes through node 1's HTTP API reach node 0's socket as patches
+    let r = http::request(
+        cluster.addr(1),
+        "PUT",
+        &format!("/api/state/{topic}?path=/title"),
+        &[],
+        "\"hi\"",
+    )
+    .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let patch = on_a.recv_until(|f| f.event == "state:patch").await?;
+    assert_eq!(
+        patch.payload["patch"],
+        json!([{"op": "add", "path": "/title", "value": "hi"}])
+    );
+    let r = http::request(
+        cluster.addr(2),
+        "PATCH",
+        &format!("/api/state/{topic}"),
+        &[("content-type", "application/json-patch+json")],
+        r#"[{"op": "test", "path": "/title", "value": "nope"}]"#,
+    )
+    .await?;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let got = http::get(cluster.addr(2), &format!("/api/state/{topic}"))
+        .await?
+        .json()?;
+    assert_eq!(got["state"], json!({"title": "hi"}));
+    // an event from node 0 shows in node 2's API
+    let r = on_a
+        .push_event(&jr, topic, "put", json!({"path": "/n", "value": 1}))
+        .await?;
+    assert_eq!(reply_status(&on_a.reply_to(&r).await?).0, "ok");
+    let got = http::get(cluster.addr(2), &format!("/api/state/{topic}"))
+        .await?
+        .json()?;
+    assert_eq!(got["state"], json!({"title": "hi", "n": 1}));
+    // a read-only key refuses writes on every node, over both the socket and HTTP
+    let ro = "ro:1";
+    let mut on_c = Client::connect(&cluster.urls[2]).await?;
+    let jr = on_c.join(ro, json!({})).await?;
+    on_c.recv_until(|f| f.event == "state:change").await?;
+    let mut on_b = Client::connect(&cluster.urls[1]).await?;
+    let jr_b = on_b.join(ro, json!({})).await?;
+    on_b.recv_until(|f| f.event == "state:change").await?;
+    for (c, jr) in [(&mut on_c, &jr), (&mut on_b, &jr_b)] {
+        let r = c
+            .push_event(jr, ro, "put", json!({"path": "/a", "value": 2}))
+            .await?;
+        let reply = c.reply_to(&r).await?;
+        assert_eq!(
+            reply_status(&reply).1["reason"],
+            "permission denied: group callers may not write"
+        );
+    }
+    for node in 0..3 {
+        let r = http::request(
+            cluster.addr(node),
+            "PUT",
+            &format!("/api/state/{ro}?path=/a"),
+            &[],
+            "3",
+        )
+        .await?;
+        assert_eq!(r.status, 403, "{}", r.body);
+        let got = http::get(cluster.addr(node), &format!("/api/state/{ro}"))
+            .await?
+            .json()?;
+        assert_eq!(got["state"], json!({"a": 1}));
+    }
+    Ok(())
+}
+
+#[test]
+fn an_unreachable_redis_stops_the_node_at_start_up_naming_the_url() {
+    for url in ["redis://127.0.0.1:1", "redis://[not a url"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_livestate"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--no-demo",
+                "--redis",
+                url,
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url}: it must not start");
+        assert!(out.stdout.is_empty(), "{url}: it must not listen");
+        assert!(stderr.contains(url), "{url}: {stderr}");
+    }
+}
