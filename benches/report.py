@@ -1,0 +1,644 @@
+#!/usr/bin/env python3
+"""Write BENCHMARKS.md (and its SVG plots) from the result lines of livestate-loadgen and
+criterion's estimates. Run by scripts/bench; needs only Python's standard library.
+
+  report.py --results target/bench/results.jsonl --criterion target/criterion \\
+            --out BENCHMARKS.md --plots benches/plots --command "scripts/bench" \\
+            [--profile target/bench/profile.txt] [--elapsed SECONDS]
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+
+TARGETS = ["livestate", "socketio", "bare"]
+NAMES = {"livestate": "livestate", "socketio": "Socket.IO", "bare": "bare (ceiling)"}
+COLORS = {"livestate": "#1f6fb4", "socketio": "#d62728", "bare": "#2ca02c"}
+PEERS = ["socketio", "bare"]
+
+# Targets of the issue.
+DELIVERY_SHARE_OF_BARE = 0.5
+DELIVERY_TIMES_SOCKETIO = 5.0
+P99_SLACK_MS = 5.0
+RSS_LIMIT_BYTES = 16 * 1024
+EXPLICIT_RATIO_LIMIT = 2.0
+
+
+# ---------------------------------------------------------------- reading
+
+def load_results(path):
+    """{label: {target: record}}, in the order labels first appear."""
+    runs = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            runs.setdefault(r.get("label", r["scenario"]), {})[r["target"]] = r
+    return runs
+
+
+def load_criterion(root):
+    """{full_id: median ns} for every benchmark criterion measured."""
+    out = {}
+    if not os.path.isdir(root):
+        return out
+    for dirpath, _dirs, files in os.walk(root):
+        if os.path.basename(dirpath) != "new" or "estimates.json" not in files:
+            continue
+        try:
+            with open(os.path.join(dirpath, "benchmark.json")) as f:
+                full_id = json.load(f)["full_id"]
+            with open(os.path.join(dirpath, "estimates.json")) as f:
+                est = json.load(f)
+        except (OSError, KeyError, ValueError):
+            continue
+        out[full_id] = est["median"]["point_estimate"]
+    return out
+
+
+def run_text(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine():
+    cpu = ""
+    hypervisor = ""
+    for line in run_text(["lscpu"]).splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "Model name" and not cpu:
+            cpu = value.strip()
+        if key.strip() == "Hypervisor vendor":
+            hypervisor = value.strip()
+    if not cpu:
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("model name"):
+                        cpu = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            cpu = platform.processor() or "unknown"
+    mem_kib = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    os_name = ""
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    os_name = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    sio = ""
+    try:
+        with open("benches/peers/socketio/node_modules/socket.io/package.json") as f:
+            sio = json.load(f)["version"]
+    except (OSError, KeyError, ValueError):
+        pass
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    rows = [
+        ("CPU", cpu + (f" ({hypervisor} guest)" if hypervisor else "")),
+        ("cores", str(os.cpu_count())),
+        ("memory", f"{mem_kib / 1024 / 1024:.1f} GiB"),
+        ("kernel", platform.release()),
+        ("OS", os_name),
+        ("rustc", run_text(["rustc", "--version"])),
+        ("node", run_text(["node", "--version"])),
+        ("socket.io", sio),
+        ("open files per process", str(soft)),
+        ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+    return [(k, v) for k, v in rows if v]
+
+
+# ---------------------------------------------------------------- formatting
+
+def num(x, digits=0):
+    if x is None:
+        return "n/a"
+    if digits == 0:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}"
+
+
+def ms(us):
+    """A latency in µs, shown in ms with sensible precision."""
+    if us is None:
+        return "n/a"
+    v = us / 1000.0
+    if v < 1:
+        return f"{v:.3f}"
+    if v < 10:
+        return f"{v:.2f}"
+    if v < 100:
+        return f"{v:.1f}"
+    return f"{v:,.0f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    r = a / b
+    if r < 0.1:
+        return f"{r:.2g}×"
+    if r >= 100:
+        return f"{r:,.0f}×"
+    if r >= 10:
+        return f"{r:.1f}×"
+    return f"{r:.2f}×"
+
+
+def get(rec, key):
+    if rec is None:
+        return None
+    v = rec.get(key)
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def trouble(rec):
+    """A short note of what went wrong in a run (failures, errors, loss)."""
+    if rec is None:
+        return "not run"
+    notes = []
+    for key, what in [("connect_failures", "connect failures"), ("join_errors", "join errors"),
+                      ("setup_timeouts", "setup timeouts"), ("disconnects", "disconnects"),
+                      ("error_replies", "error replies"), ("channel_errors", "channel errors"),
+                      ("send_errors", "send errors"), ("timeouts", "timeouts"),
+                      ("resyncs", "resyncs")]:
+        v = rec.get(key)
+        if v:
+            notes.append(f"{v:,} {what}")
+    if rec.get("error"):
+        notes.append(rec["error"])
+    return ", ".join(notes) if notes else "none"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in rows:
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out)
+
+
+def metric_rows(recs, metrics):
+    """Rows: metric, one column per server, then livestate/peer ratios (a metric whose
+    name says "count" has none)."""
+    rows = []
+    for name, key, fmt in metrics:
+        vals = {t: get(recs.get(t), key) for t in TARGETS}
+        row = [name.replace(" (count)", "")] + [fmt(vals[t]) for t in TARGETS]
+        if name.endswith("(count)"):
+            row += ["", ""]
+        else:
+            row += [ratio(vals["livestate"], vals[p]) for p in PEERS]
+        rows.append(row)
+    rows.append(["problems"] + [trouble(recs.get(t)) for t in TARGETS] + ["", ""])
+    return rows
+
+
+HEADER = ["", "livestate", "Socket.IO", "bare (ceiling)", "livestate / Socket.IO",
+          "livestate / bare"]
+
+
+# ---------------------------------------------------------------- plots
+
+def svg_chart(path, title, ylabel, series, xs, log_y=True):
+    """A line chart: x = receivers (log scale), y log scale; series {target: [(x, y)]}."""
+    width, height = 640, 400
+    left, right, top, bottom = 70, 150, 40, 50
+    pw, ph = width - left - right, height - top - bottom
+    ys = [y for pts in series.values() for _x, y in pts if y and y > 0]
+    if not ys:
+        return False
+    if log_y:
+        lo = 10 ** math.floor(math.log10(min(ys)))
+        hi = 10 ** math.ceil(math.log10(max(ys)))
+        if hi <= lo:
+            hi = lo * 10
+    else:
+        lo, hi = 0, max(ys) * 1.1
+    xlo, xhi = math.log10(min(xs)), math.log10(max(xs))
+    if xhi == xlo:
+        xhi = xlo + 1
+
+    def px(x):
+        return left + (math.log10(x) - xlo) / (xhi - xlo) * pw
+
+    def py(y):
+        if log_y:
+            return top + ph - (math.log10(y) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * ph
+        return top + ph - (y - lo) / (hi - lo) * ph
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{left + pw / 2}" y="22" text-anchor="middle" font-size="14" '
+        f'font-weight="bold">{title}</text>',
+    ]
+    # y grid and labels
+    if log_y:
+        decade = lo
+        while decade <= hi * 1.0001:
+            y = py(decade)
+            parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
+                         f'stroke="#ddd"/>')
+            label = f"{decade:,.0f}" if decade >= 1 else f"{decade:g}"
+            parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
+            decade *= 10
+    else:
+        for i in range(6):
+            v = lo + (hi - lo) * i / 5
+            y = py(v)
+            parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
+                         f'stroke="#ddd"/>')
+            parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v:,.0f}</text>')
+    # x ticks at the measured points
+    for x in xs:
+        X = px(x)
+        parts.append(f'<line x1="{X:.1f}" y1="{top}" x2="{X:.1f}" y2="{top + ph}" stroke="#eee"/>')
+        parts.append(f'<text x="{X:.1f}" y="{top + ph + 18}" text-anchor="middle">{x:,}</text>')
+    parts.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" '
+                 f'stroke="#444"/>')
+    parts.append(f'<text x="{left + pw / 2}" y="{height - 10}" text-anchor="middle">'
+                 f'receivers (log scale)</text>')
+    parts.append(f'<text transform="translate(18,{top + ph / 2}) rotate(-90)" '
+                 f'text-anchor="middle">{ylabel}</text>')
+    # series
+    # the ceiling first, livestate last (on top where lines meet)
+    for i, target in reversed(list(enumerate(TARGETS))):
+        pts = [(x, y) for x, y in series.get(target, []) if y and y > 0]
+        color = COLORS[target]
+        if pts:
+            coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
+            parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" '
+                         f'stroke-width="2"/>')
+            for x, y in pts:
+                parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.5" '
+                             f'fill="{color}"><title>{NAMES[target]}: {y:,.3g} at {x:,} '
+                             f'receivers</title></circle>')
+        ly = top + 20 + i * 20
+        parts.append(f'<line x1="{left + pw + 15}" y1="{ly}" x2="{left + pw + 40}" y2="{ly}" '
+                     f'stroke="{color}" stroke-width="2"/>')
+        parts.append(f'<text x="{left + pw + 46}" y="{ly + 4}">{NAMES[target]}</text>')
+    parts.append("</svg>")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write("\n".join(parts) + "\n")
+    return True
+
+
+# ---------------------------------------------------------------- the report
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--criterion", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--plots", required=True)
+    ap.add_argument("--command", required=True)
+    ap.add_argument("--profile")
+    ap.add_argument("--elapsed", type=int)
+    a = ap.parse_args()
+
+    runs = load_results(a.results)
+    crit = load_criterion(a.criterion)
+    out_dir = os.path.dirname(os.path.abspath(a.out))
+    plots_rel = os.path.relpath(os.path.abspath(a.plots), out_dir)
+    md = []
+    w = md.append
+
+    w("# Benchmarks")
+    w("")
+    w("livestate side by side with what a user would pick instead (Socket.IO 4, a room relay) "
+      "and with the ceiling of this machine (a bare axum broadcaster that only forwards "
+      "already-encoded frames), driven by the same load generator (`livestate-loadgen`), one "
+      "server at a time, each started fresh for each run. Generated by the command below; "
+      "do not edit by hand.")
+    w("")
+    w("```sh")
+    w(a.command)
+    w("```")
+    w("")
+    if a.elapsed:
+        w(f"The whole run took {a.elapsed // 60} min {a.elapsed % 60} s.")
+        w("")
+    w("## Machine")
+    w("")
+    w(table(["", ""], [[k, v] for k, v in machine()]))
+    w("")
+    w("The load generator runs on the same machine as the server and competes with it for "
+      "the same cores: the `server CPU` and `loadgen CPU` rows (cores busy on average during "
+      "the measurement window, from `/proc`) show how the machine was shared. Ratios of "
+      "servers measured in the same run are the figures that hold on a noisy machine; "
+      "absolute numbers move with the machine.")
+    w("")
+
+    targets_rows, target_notes = evaluate_targets(runs, crit)
+    w("## Targets")
+    w("")
+    w(table(["target", "measured", "result"], targets_rows))
+    w("")
+    for note in target_notes:
+        w(note)
+        w("")
+
+    # connect
+    connect_labels = [l for l in runs if l.startswith("connect-")]
+    if connect_labels:
+        w("## connect: idle joined sockets")
+        w("")
+        w("N sockets opened 64 at a time, all joined to one topic (a Socket.IO room; the "
+          "bare broadcaster has no join), then idle for 2 s before the server's resident "
+          "memory (`VmRSS`) is read. Join time is connect + WebSocket handshake + join "
+          "reply (+ the initial `state:change` for livestate). Memory per socket is "
+          "(RSS after − RSS before) / sockets.")
+        w("")
+        for label in connect_labels:
+            recs = runs[label]
+            n = next((r.get("clients") for r in recs.values()), None)
+            w(f"### {n:,} sockets")
+            w("")
+            w(table(HEADER, metric_rows(recs, [
+                ("join p50 (ms), lower is better", "join_p50_us", ms),
+                ("join p99 (ms)", "join_p99_us", ms),
+                ("RSS per socket (bytes), lower is better", "rss_per_conn_bytes", num),
+                ("RSS after (KiB)", "rss_after_kib", num),
+                ("joined (count)", "joined", num),
+            ])))
+            w("")
+
+    if "events-100" in runs:
+        recs = runs["events-100"]
+        r0 = next(iter(recs.values()))
+        w("## events: request and acknowledgement")
+        w("")
+        w(f"{r0.get('clients', 0):,} sockets, each on its own topic with one event in flight "
+          f"(send, wait for its acknowledgement, repeat) for {r0.get('duration_s')} s after "
+          f"{r0.get('warmup_s')} s of warm-up. livestate: `lvs_evt:put` answered by "
+          "`phx_reply` (after the patch); Socket.IO: `ev(data, ack)`; bare: an echo.")
+        w("")
+        w(table(HEADER, metric_rows(recs, [
+            ("events/s, higher is better", "events_per_s", num),
+            ("round trip p50 (ms)", "rtt_p50_us", ms),
+            ("round trip p99 (ms)", "rtt_p99_us", ms),
+            ("round trip max (ms)", "rtt_max_us", ms),
+            ("server CPU (cores)", "server_cpu", lambda v: num(v, 2)),
+            ("loadgen CPU (cores)", "loadgen_cpu", lambda v: num(v, 2)),
+        ])))
+        w("")
+
+    fan_labels = [l for l in runs if l.startswith("fanout-")]
+    if fan_labels:
+        r0 = next(iter(runs[fan_labels[0]].values()))
+        w("## fanout: one topic, many receivers")
+        w("")
+        w(f"{r0.get('senders')} senders (separate sockets, also joined) send "
+          f"{r0.get('rate'):,.0f} events/s in all, evenly spread, for {r0.get('duration_s')} s "
+          f"after {r0.get('warmup_s')} s of warm-up; each message carries its sender, sequence "
+          "number and send time. Deliveries/s counts messages received by receivers during "
+          "the window; loss = sent × receivers − received, after a drain of up to 2 s; "
+          "latency is send to receipt, for messages sent inside the window. livestate "
+          "relays each event as a `state:patch` (`lvs_evt:put` of `/m`); Socket.IO as "
+          "`io.to(room).emit`; the bare broadcaster forwards the frame's bytes.")
+        w("")
+        for label in fan_labels:
+            recs = runs[label]
+            n = next((r.get("receivers") for r in recs.values()), 0)
+            w(f"### {n:,} receivers")
+            w("")
+            w(table(HEADER, fanout_metric_rows(recs)))
+            w("")
+        xs, p50, p99, dps = [], {}, {}, {}
+        for label in fan_labels:
+            recs = runs[label]
+            n = next((r.get("receivers") for r in recs.values()), None)
+            if not n:
+                continue
+            xs.append(n)
+            for t in TARGETS:
+                rec = recs.get(t)
+                p50.setdefault(t, []).append((n, (get(rec, "latency_p50_us") or 0) / 1000))
+                p99.setdefault(t, []).append((n, (get(rec, "latency_p99_us") or 0) / 1000))
+                dps.setdefault(t, []).append((n, get(rec, "deliveries_per_s") or 0))
+        plots = []
+        if xs:
+            rate = f"{r0.get('rate'):,.0f} events/s"
+            for name, title, ylabel, series in [
+                ("fanout-latency-p50.svg", f"End-to-end latency p50 ({rate})", "ms (log scale)", p50),
+                ("fanout-latency-p99.svg", f"End-to-end latency p99 ({rate})", "ms (log scale)", p99),
+                ("fanout-deliveries.svg", f"Deliveries per second ({rate})", "deliveries/s (log scale)", dps),
+            ]:
+                if svg_chart(os.path.join(a.plots, name), title, ylabel, series, sorted(set(xs))):
+                    plots.append((title, f"{plots_rel}/{name}"))
+        if plots:
+            w("Latency and deliveries against the number of receivers:")
+            w("")
+            for title, rel in plots:
+                w(f"![{title}]({rel})")
+                w("")
+
+    sat_labels = [l for l in runs if l.startswith("saturate-")]
+    for label in sat_labels:
+        recs = runs[label]
+        r0 = next(iter(recs.values()))
+        w(f"## saturation: {r0.get('receivers'):,} receivers at {r0.get('rate'):,.0f} events/s")
+        w("")
+        w(f"The same fan-out with {r0.get('rate'):,.0f} events/s asked for "
+          f"({r0.get('rate', 0) * r0.get('receivers', 0):,.0f} deliveries/s), more than any of "
+          "the servers delivers here: deliveries/s is what each one achieved. `sent` below "
+          "the target means the server stopped reading its senders (back-pressure); loss "
+          "means frames dropped or still queued after the drain (livestate drops a lagging "
+          "subscriber's patches and resyncs it with one `state:change`; the bare broadcaster "
+          "drops frames when a socket's queue is full).")
+        w("")
+        w(table(HEADER, fanout_metric_rows(recs, saturation=True)))
+        w("")
+
+    if crit:
+        w("## Micro-benchmarks (criterion)")
+        w("")
+        w("`cargo bench -p livestate-bench` (`crates/livestate-bench/benches/`): the median "
+          "time per iteration.")
+        w("")
+        w(criterion_section(crit))
+        w("")
+
+    if a.profile and os.path.exists(a.profile) and os.path.getsize(a.profile) > 0:
+        with open(a.profile) as f:
+            lines = f.read().rstrip().splitlines()
+        context = ""
+        if lines and lines[0].startswith("context: "):
+            context = lines.pop(0)[len("context: "):]
+        prof = "\n".join(lines)
+        w("## Where livestate's time goes")
+        w("")
+        w(f"`perf record` of the livestate server during a separate run ({context}; not one "
+          "of the measured runs: perf slows it down), self time:")
+        w("")
+        w("```")
+        w(prof)
+        w("```")
+        w("")
+
+    w("## Result lines")
+    w("")
+    w("<details><summary>The load generator's output, one line per run</summary>")
+    w("")
+    w("```")
+    with open(a.results) as f:
+        for line in f:
+            if line.strip():
+                w(line.strip())
+    w("```")
+    w("")
+    w("</details>")
+
+    with open(a.out, "w") as f:
+        f.write("\n".join(md) + "\n")
+
+
+def fanout_metric_rows(recs, saturation=False):
+    metrics = [
+        ("deliveries/s, higher is better", "deliveries_per_s", num),
+        ("latency p50 (ms), lower is better", "latency_p50_us", ms),
+        ("latency p99 (ms)", "latency_p99_us", ms),
+        ("latency max (ms)", "latency_max_us", ms),
+        ("loss (%) (count)", "loss_pct", lambda v: num(v, 3)),
+        ("sent / target", None, None),
+        ("server CPU (cores)", "server_cpu", lambda v: num(v, 2)),
+        ("loadgen CPU (cores)", "loadgen_cpu", lambda v: num(v, 2)),
+        ("server RSS (KiB)", "server_rss_kib", num),
+    ]
+    rows = []
+    for name, key, fmt in metrics:
+        if key is None:
+            row = [name]
+            for t in TARGETS:
+                rec = recs.get(t)
+                row.append("n/a" if rec is None else
+                           f"{rec.get('sent', 0):,} / {rec.get('target_sent', 0):,}")
+            rows.append(row + ["", ""])
+            continue
+        vals = {t: get(recs.get(t), key) for t in TARGETS}
+        ratios = ([ratio(vals["livestate"], vals[p]) for p in PEERS]
+                  if not name.endswith("(count)") else ["", ""])
+        rows.append([name.replace(" (count)", "")] + [fmt(vals[t]) for t in TARGETS] + ratios)
+    rows.append(["problems"] + [trouble(recs.get(t)) for t in TARGETS] + ["", ""])
+    return rows
+
+
+def criterion_section(crit):
+    def t(ns):
+        if ns is None:
+            return "n/a"
+        if ns < 1_000:
+            return f"{ns:.0f} ns"
+        if ns < 1_000_000:
+            return f"{ns / 1000:.2f} µs"
+        return f"{ns / 1e6:.2f} ms"
+
+    rows = []
+    for bid, what in [("frame/decode_lvs_evt", "decode a typical `lvs_evt` frame"),
+                      ("frame/encode_reply", "encode a `phx_reply` ok with `{version}`"),
+                      ("frame/encode_broadcast_patch", "encode a `state:patch` broadcast")]:
+        rows.append([f"`{bid}`", what, t(crit.get(bid)), ""])
+    for group, fn, what in [("explicit_op", "set", "`doc.set(\"/k5\", v)` + `take_patch()`"),
+                            ("explicit_op", "increment", "`doc.increment(\"/k5\", 1)` + `take_patch()`"),
+                            ("diff_fallback", "replace_all",
+                             "`doc.replace_all(one entry changed)` + `take_patch()`")]:
+        base = crit.get(f"{group}/{fn}/10")
+        for n in (10, 1000, 100000):
+            v = crit.get(f"{group}/{fn}/{n}")
+            note = f"{ratio(v, base)} of 10 entries" if n != 10 else ""
+            rows.append([f"`{group}/{fn}/{n}`", f"{what}, state of {n:,} entries", t(v), note])
+    for n in (10, 1000, 10000):
+        v = crit.get(f"fanout_encode_once/subscribers/{n}")
+        per = f"{v / n:.1f} ns per subscriber" if v else ""
+        rows.append([f"`fanout_encode_once/subscribers/{n}`",
+                     f"encode one patch frame, queue it to {n:,} outboxes", t(v), per])
+    return table(["benchmark", "what", "median", "note"], rows)
+
+
+def evaluate_targets(runs, crit):
+    rows, notes = [], []
+
+    def verdict(ok):
+        return "n/a" if ok is None else ("**met**" if ok else "**missed**")
+
+    sat = next((runs[l] for l in runs if l.startswith("saturate-")), {})
+    L, B, S = (get(sat.get(t), "deliveries_per_s") for t in ("livestate", "bare", "socketio"))
+    n_sat = next((r.get("receivers") for r in sat.values()), None)
+    ok = None if L is None or B is None else L >= DELIVERY_SHARE_OF_BARE * B
+    rows.append([f"fan-out deliveries/s at {num(n_sat)} receivers ≥ 50 % of the bare broadcaster",
+                 f"livestate {num(L)}/s, bare {num(B)}/s: {num(100 * L / B if L and B else None, 1)} %",
+                 verdict(ok)])
+    if ok is False:
+        notes.append(f"- Deliveries: livestate reached {num(100 * L / B, 1)} % of the ceiling; "
+                     f"{num(DELIVERY_SHARE_OF_BARE * B - L)} deliveries/s short of 50 %.")
+    ok = None if L is None or S is None else L >= DELIVERY_TIMES_SOCKETIO * S
+    rows.append([f"fan-out deliveries/s at {num(n_sat)} receivers ≥ 5× Socket.IO",
+                 f"livestate {num(L)}/s, Socket.IO {num(S)}/s: {ratio(L, S)}",
+                 verdict(ok)])
+    if ok is False:
+        notes.append(f"- Deliveries: livestate is {ratio(L, S)} Socket.IO, short of 5× by "
+                     f"{num(DELIVERY_TIMES_SOCKETIO * S - L)} deliveries/s.")
+
+    fan = {}
+    for l in runs:
+        if l.startswith("fanout-"):
+            fan = runs[l]  # the last (largest) fan-out at the nominal rate
+    lp, bp = (get(fan.get(t), "latency_p99_us") for t in ("livestate", "bare"))
+    n_fan = next((r.get("receivers") for r in fan.values()), None)
+    rate = next((r.get("rate") for r in fan.values()), None)
+    ok = None if lp is None or bp is None else lp / 1000 <= bp / 1000 + P99_SLACK_MS
+    rows.append([f"p99 latency at {num(n_fan)} receivers and {num(rate)} events/s ≤ bare + 5 ms",
+                 f"livestate {ms(lp)} ms, bare {ms(bp)} ms",
+                 verdict(ok)])
+    if ok is False:
+        notes.append(f"- Latency: livestate's p99 is {ms(lp - bp - P99_SLACK_MS * 1000)} ms "
+                     f"over the bare broadcaster's p99 + 5 ms.")
+
+    conns = [l for l in runs if l.startswith("connect-")]
+    con = runs[conns[-1]] if conns else {}
+    rss = get(con.get("livestate"), "rss_per_conn_bytes")
+    n_con = next((r.get("clients") for r in con.values()), None)
+    ok = None if rss is None else rss < RSS_LIMIT_BYTES
+    bare_rss = get(con.get("bare"), "rss_per_conn_bytes")
+    rows.append([f"resident memory per idle joined socket < 16 KiB ({num(n_con)} sockets)",
+                 f"livestate {num(rss / 1024 if rss else None, 1)} KiB "
+                 f"(bare {num(bare_rss / 1024 if bare_rss else None, 1)} KiB)",
+                 verdict(ok)])
+    if ok is False:
+        notes.append(f"- Memory: {num((rss - RSS_LIMIT_BYTES) / 1024, 1)} KiB per socket over.")
+
+    for fn in ("set", "increment"):
+        small, big = crit.get(f"explicit_op/{fn}/10"), crit.get(f"explicit_op/{fn}/100000")
+        r = big / small if small and big else None
+        ok = None if r is None else r <= EXPLICIT_RATIO_LIMIT
+        rows.append([f"explicit operation (`{fn}`) on 100,000 entries ≤ 2× its cost on 10",
+                     f"{num(big, 0)} ns vs {num(small, 0)} ns: {ratio(big, small)}",
+                     verdict(ok)])
+        if ok is False:
+            notes.append(f"- Explicit `{fn}`: {ratio(big, small)} of the 10-entry cost, "
+                         f"{num(big - EXPLICIT_RATIO_LIMIT * small)} ns over 2×.")
+    return rows, notes
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+//! The cost of a change: an explicit operation and its patch (`Doc::set` or
+//! `Doc::increment`, then `Doc::take_patch`) on states of 10, 1,000 and 100,000 entries,
+//! and the structural-diff fallback (`Doc::replace_all` with one entry changed, then
+//! `take_patch`) on the same sizes.
+
+#![allow(missing_docs)]
+
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use livestate_bench::{state, state_with_one_change};
+use livestate_core::Doc;
+use serde_json::json;
+use std::hint::black_box;
+use std::time::Duration;
+
+const SIZES: [usize; 3] = [10, 1_000, 100_000];
+
+fn explicit(c: &mut Criterion) {
+    let mut g = c.benchmark_group("explicit_op");
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    for n in SIZES {
+        let mut doc = Doc::new(state(n));
+        let mut i = 0u64;
+        g.bench_with_input(BenchmarkId::new("set", n), &n, |b, _| {
+            b.iter(|| {
+                i += 1;
+                doc.set(black_box("/k5"), json!(i)).unwrap();
+                doc.take_patch()
+            });
+        });
+        let mut doc = Doc::new(state(n));
+        g.bench_with_input(BenchmarkId::new("increment", n), &n, |b, _| {
+            b.iter(|| {
+                doc.increment(black_box("/k5"), 1).unwrap();
+                doc.take_patch()
+            });
+        });
+    }
+    g.finish();
+}
+
+fn diff_fallback(c: &mut Criterion) {
+    let mut g = c.benchmark_group("diff_fallback");
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    g.sample_size(20);
+    for n in SIZES {
+        let before = state(n);
+        let after = state_with_one_change(n);
+        g.bench_with_input(BenchmarkId::new("replace_all", n), &n, |b, _| {
+            b.iter_batched(
+                || (Doc::new(before.clone()), after.clone()),
+                |(mut doc, new)| {
+                    doc.replace_all(new);
+                    let patch = doc.take_patch();
+                    // the document is dropped outside the measurement
+                    (doc, patch)
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, explicit, diff_fallback);
+criterion_main!(benches);

@@ -1,0 +1,99 @@
+//! [`Config`]: what to run, against what, how hard and for how long.
+
+use crate::target::Target;
+use std::time::Duration;
+
+/// A scenario: what the load looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Open `clients` sockets, each joined to one topic (`shared`) or its own; report join
+    /// time and the server's resident memory per socket.
+    Connect,
+    /// `clients` sockets, each on its own topic with one request in flight, for `duration`;
+    /// report requests per second and round-trip time.
+    Events,
+    /// `clients` receivers and `senders` senders on one topic; the senders together send
+    /// `rate` messages per second; report deliveries per second, loss and end-to-end latency.
+    Fanout,
+}
+
+impl Scenario {
+    /// The scenario's name on the command line and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Connect => "connect",
+            Scenario::Events => "events",
+            Scenario::Fanout => "fanout",
+        }
+    }
+}
+
+/// Everything a run needs. Every phase is bounded, so a run ends within
+/// `setup_limit + warmup + duration + drain` plus a few seconds of closing, whatever the
+/// server does.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to run.
+    pub scenario: Scenario,
+    /// Which protocol the server speaks.
+    pub target: Target,
+    /// The server: `ws://HOST:PORT` (the target's path is appended) or a full URL.
+    pub url: String,
+    /// Sockets (connect, events) or receivers (fanout).
+    pub clients: usize,
+    /// Senders (fanout only), separate sockets from the receivers.
+    pub senders: usize,
+    /// Messages per second, all senders together (fanout only).
+    pub rate: f64,
+    /// Length of the measurement window (events, fanout).
+    pub duration: Duration,
+    /// Load before the measurement window (events, fanout); for connect, how long the
+    /// sockets sit idle before the server's memory is read.
+    pub warmup: Duration,
+    /// connect: every socket joins the same topic.
+    pub shared: bool,
+    /// The server's process id, to read its memory and CPU time from `/proc`.
+    pub server_pid: Option<u32>,
+    /// The topic (room) to use instead of a fresh one per run (with `events`, a prefix:
+    /// each socket's topic is `TOPIC-INDEX`).
+    pub topic: Option<String>,
+    /// How long one connect, join or request may take.
+    pub timeout: Duration,
+    /// How long opening and joining every socket may take in all.
+    pub setup_limit: Duration,
+    /// After the window, how long to wait for messages still in flight (fanout).
+    pub drain: Duration,
+    /// Sockets being opened at once.
+    pub concurrency: usize,
+    /// A label echoed in the result line.
+    pub label: Option<String>,
+}
+
+impl Config {
+    /// A configuration with the defaults of the command line.
+    pub fn new(scenario: Scenario, target: Target, url: impl Into<String>) -> Config {
+        Config {
+            scenario,
+            target,
+            url: url.into(),
+            clients: 100,
+            senders: 10,
+            rate: 1000.0,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+            shared: false,
+            server_pid: None,
+            topic: None,
+            timeout: Duration::from_secs(10),
+            setup_limit: Duration::from_secs(15),
+            drain: Duration::from_secs(2),
+            concurrency: 64,
+            label: None,
+        }
+    }
+
+    /// The longest a run of this configuration can take (its phases' bounds, plus closing).
+    pub fn bound(&self) -> Duration {
+        self.setup_limit + self.warmup + self.duration + self.drain + Duration::from_secs(4)
+    }
+}

@@ -1,0 +1,57 @@
+//! livestate-loadgen: drives a WebSocket server with many sockets and reports what it
+//! measured as one JSON line, the same way for livestate and for its peers.
+//!
+//! Three scenarios ([`Scenario`]):
+//! - `connect`: open N sockets, joined to one topic or each to its own; join time
+//!   (connect + join reply) p50/p99 and the server's resident memory per socket.
+//! - `events`: N sockets, each on its own topic with one request in flight; requests per
+//!   second and round trip p50/p99/max.
+//! - `fanout`: N receivers and S senders on one topic, the senders together sending R
+//!   messages per second; deliveries per second, loss and end-to-end latency p50/p99/max.
+//!
+//! Three targets ([`Target`]), each a thin adapter in `target`: livestate (Phoenix V2 +
+//! LiveState events), Socket.IO 4 (Engine.IO v4 over a raw WebSocket) and the bare
+//! broadcaster of [`bare`], the machine's ceiling.
+//!
+//! Nothing the server does makes a run hang or panic: connection failures, join errors,
+//! timeouts, disconnects and lost messages are counts in the result, and every run ends
+//! within its [`Config::bound`].
+//!
+//! ```no_run
+//! use livestate_loadgen::{Config, Scenario, Target};
+//! # async fn demo() {
+//! let mut cfg = Config::new(Scenario::Fanout, Target::Livestate, "ws://127.0.0.1:4000");
+//! cfg.clients = 100;
+//! let report = livestate_loadgen::run(&cfg).await;
+//! println!("{}", report.to_line());
+//! # }
+//! ```
+//!
+//! Modules:
+//! - [`config`]: [`Config`] and [`Scenario`].
+//! - [`report`]: [`Report`], the result line.
+//! - [`hist`]: [`Histogram`], HDR-style percentiles.
+//! - [`bare`]: the bare axum broadcaster (the `livestate-bare` binary).
+//! - `target`: the protocol adapters; `scenario`: the scenarios; `wire`: lean frame
+//!   reading; `clock`: the shared monotonic clock; `probe`: `/proc` readings.
+
+pub mod bare;
+mod clock;
+pub mod config;
+pub mod hist;
+mod probe;
+pub mod report;
+mod scenario;
+mod target;
+mod wire;
+
+pub use config::{Config, Scenario};
+pub use hist::Histogram;
+pub use report::Report;
+pub use target::Target;
+
+/// Run a scenario and return its result. Never panics on what the server does; always
+/// returns within [`Config::bound`] plus a few seconds.
+pub async fn run(cfg: &Config) -> Report {
+    scenario::run(cfg).await
+}
