@@ -252,3 +252,39 @@ async fn presence_lists_joins_on_every_node() -> Result<(), TestError> {
     assert_eq!(keys(ann.presence()), ["ann"]);
     Ok(())
 }
+
+/// An authority that is never idle (its mailbox is never empty) still renews its lease: it
+/// keeps the key, and nothing is refused, for many lease times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_authority_keeps_its_lease() {
+    let cluster = MemoryCluster::new(Duration::from_millis(200));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    a.api().put("doc:busy", "/n", json!(0)).await.unwrap();
+    let epoch = cluster.snapshot("doc:busy").unwrap().epoch;
+    let until = tokio::time::Instant::now() + Duration::from_millis(1500);
+    let mut tasks = Vec::new();
+    for i in 0..34 {
+        // most callers on the authority's node keep its mailbox full; a few forward
+        let api = if i % 17 == 0 { b.api() } else { a.api() };
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            while tokio::time::Instant::now() < until {
+                api.update("doc:busy", |doc| {
+                    doc.increment("/n", 1)?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                done += 1;
+            }
+            Ok::<u64, String>(done)
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap().expect("no update is refused");
+    }
+    let snapshot = cluster.snapshot("doc:busy").unwrap();
+    assert_eq!(snapshot.epoch, epoch, "the authority kept the key");
+    assert_eq!(snapshot.state, json!({"n": total}));
+}

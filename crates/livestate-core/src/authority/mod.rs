@@ -307,6 +307,10 @@ impl<C: Channel> KeyAuthority<C> {
         let first = self.ttl.unwrap_or_default().max(limits.resync_interval);
         let mut expiry = pin!(tokio::time::sleep(first));
         let mut counting_down = self.ttl.is_some();
+        // When the timers last ran: a key busy with input every time round still runs them
+        // (below), or a loaded leader would starve its lease renewal and lose the key.
+        let mut ticked = Instant::now();
+        let mut resynced = Instant::now();
         let exit = loop {
             tokio::select! {
                 biased;
@@ -332,17 +336,34 @@ impl<C: Channel> KeyAuthority<C> {
                     }
                 }
                 _ = cluster_tick.tick(), if self.cluster.is_some() => {
+                    ticked = Instant::now();
                     if let Some(exit) = self.cluster_tick().await {
                         break exit;
                     }
                 }
-                _ = resync.tick(), if self.lagging > 0 => self.resync_lagging(),
+                _ = resync.tick(), if self.lagging > 0 => {
+                    resynced = Instant::now();
+                    self.resync_lagging();
+                }
                 () = &mut expiry, if counting_down => {
                     if self.still_idle().await {
                         break Exit::Expired;
                     }
                     counting_down = false;
                 }
+            }
+            let now = Instant::now();
+            if self.cluster.is_some() && now >= ticked + cluster::TICK {
+                ticked = now;
+                cluster_tick.reset();
+                if let Some(exit) = self.cluster_tick().await {
+                    break exit;
+                }
+            }
+            if self.lagging > 0 && now >= resynced + limits.resync_interval {
+                resynced = now;
+                resync.reset();
+                self.resync_lagging();
             }
             if !self.presence_out.0.is_empty() || !self.presence_out.1.is_empty() {
                 let (joins, leaves) = std::mem::take(&mut self.presence_out);
