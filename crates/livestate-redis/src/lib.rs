@@ -108,6 +108,17 @@ pub enum ConnectError {
         /// Why.
         message: String,
     },
+    /// Another running node uses this node id (its heartbeat went on for twice the lease
+    /// time while this one waited).
+    #[error(
+        "node id {node} is in use by another running node on Redis at {url}; give each node its own --node-id"
+    )]
+    NodeInUse {
+        /// The node id.
+        node: String,
+        /// The URL.
+        url: String,
+    },
 }
 
 /// The Redis backplane of one node.
@@ -117,6 +128,9 @@ pub struct RedisBackplane {
     subscribe: mpsc::UnboundedSender<dispatch::Subscribe>,
     answers: Mutex<Option<mpsc::Receiver<Answer>>>,
     scripts: Scripts,
+    /// This process, in the node's heartbeat (another process with the same node id is
+    /// refused at start-up).
+    instance: String,
 }
 
 struct Scripts {
@@ -180,6 +194,35 @@ impl RedisBackplane {
             .query_async(&mut conn)
             .await
             .map_err(|e| unreachable(e.to_string()))?;
+        // Claim the node id: a node that restarts after a crash waits for its old
+        // heartbeat to run out; a second running node with the same id is refused.
+        let instance = default_node();
+        let alive = format!("{}:node:{}", opts.prefix, opts.node);
+        let lease_ms = u64::try_from(opts.lease_time.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let claim_until = tokio::time::Instant::now() + opts.lease_time * 2;
+        loop {
+            let claimed: Option<String> = redis::cmd("SET")
+                .arg(&alive)
+                .arg(&instance)
+                .arg("NX")
+                .arg("PX")
+                .arg(lease_ms)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            if claimed.is_some() {
+                break;
+            }
+            if tokio::time::Instant::now() >= claim_until {
+                return Err(ConnectError::NodeInUse {
+                    node: opts.node.clone(),
+                    url: url.clone(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let (subscribe, requests) = mpsc::unbounded_channel();
         tokio::spawn(dispatch::run(client, requests));
         let backplane = Arc::new(RedisBackplane {
@@ -188,6 +231,7 @@ impl RedisBackplane {
             subscribe,
             answers: Mutex::new(None),
             scripts: Scripts::new(),
+            instance,
         });
         let (tx, rx) = mpsc::channel(4096);
         backplane
@@ -660,7 +704,7 @@ async fn heartbeat(backplane: std::sync::Weak<RedisBackplane>) {
         let beat: redis::RedisResult<()> = redis::pipe()
             .cmd("SET")
             .arg(&alive)
-            .arg("1")
+            .arg(&bp.instance)
             .arg("PX")
             .arg(bp.lease_ms())
             .ignore()

@@ -89,3 +89,36 @@ async fn malformed_data_is_reported_not_applied() -> anyhow::Result<()> {
     assert_eq!(acquired.snapshot, None);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_id_in_use_is_refused_and_free_again_after_its_node_stops() -> anyhow::Result<()> {
+    let redis = RedisServer::start().await?;
+    let opts = || {
+        let mut o = RedisOptions::new(redis.url());
+        o.prefix = "ids".into();
+        o.node = "n1".into();
+        o.lease_time = Duration::from_millis(300);
+        o
+    };
+    let first = RedisBackplane::connect(opts()).await?;
+    let err = RedisBackplane::connect(opts())
+        .await
+        .err()
+        .expect("a second running n1 is refused");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "node id n1 is in use by another running node on Redis at {}; give each node its own --node-id",
+            redis.url()
+        )
+    );
+    // another id is fine meanwhile
+    let mut other = opts();
+    other.node = "n2".into();
+    RedisBackplane::connect(other).await?;
+    // once n1 stops, its heartbeat runs out and the id can be used again (a restart)
+    drop(first);
+    let again = tokio::time::timeout(Duration::from_secs(3), RedisBackplane::connect(opts())).await;
+    assert!(matches!(again, Ok(Ok(_))), "n1 could not start again");
+    Ok(())
+}
