@@ -97,6 +97,8 @@ export async function startServer(kind, extraArgs = []) {
   return {
     kind,
     port,
+    /** The process (to send it signals). */
+    child,
     url: `ws://127.0.0.1:${port}/socket`,
     stderr: () => stderr,
     /** SIGTERM, then wait (5 s, then SIGKILL). Resolves to {code, signal}. */

@@ -1,0 +1,197 @@
+// Cluster mode with the stock client, phoenix 1.7 and 1.8: three `livestate serve --redis`
+// nodes on a redis-server of this test's own, a client through a small TCP load balancer.
+// When its node dies, phoenix.js reconnects by itself (the balancer sends it to a live node)
+// and the client ends with the state everyone else has; when its node is paused past its
+// lease and resumes, the node gives the key up and phoenix.js rejoins by itself.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, loadBundles, uniqueTopic, joined, sleep } from './helpers.mjs';
+
+const bundles = await loadBundles();
+const T = { timeout: 60_000 };
+const LEASE_MS = 1000;
+
+/** A free TCP port on 127.0.0.1. */
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** A redis-server on a free port, keeping nothing on disk. Fails (never skips) without one. */
+async function startRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'livestate-js-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => (out += d));
+  const failed = new Promise((_, rej) => {
+    child.once('error', (e) => rej(new Error(`redis-server could not start (scripts/test installs it): ${e.message}`)));
+    child.once('exit', (code) => rej(new Error(`redis-server exited with ${code}: ${out}`)));
+  });
+  const ready = (async () => {
+    for (let i = 0; i < 100; i++) {
+      if (out.includes('Ready to accept connections')) return;
+      await sleep(50);
+    }
+    throw new Error(`redis-server did not get ready: ${out}`);
+  })();
+  await Promise.race([ready, failed]);
+  failed.catch(() => {});
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop() {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A TCP load balancer: each connection goes to the first node (from `prefer` on, in order)
+ * that accepts it. Resolves to {url, prefer(i), close()}.
+ */
+async function startBalancer(nodes) {
+  let first = 0;
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.pause();
+    const tryNode = (k) => {
+      if (k >= nodes.length) {
+        client.destroy();
+        return;
+      }
+      const node = nodes[(first + k) % nodes.length];
+      const upstream = net.connect(node.port, '127.0.0.1');
+      upstream.once('error', () => tryNode(k + 1));
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error');
+        sockets.add(upstream);
+        upstream.on('close', () => sockets.delete(upstream));
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+        client.on('close', () => upstream.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
+    };
+    tryNode(0);
+  });
+  await new Promise((res) => server.listen(0, '127.0.0.1', res));
+  const { port } = server.address();
+  return {
+    port,
+    url: `ws://127.0.0.1:${port}/socket`,
+    prefer(i) {
+      first = i;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+let redis;
+const nodes = [];
+before(async () => {
+  redis = await startRedis();
+  for (let i = 1; i <= 3; i++) {
+    nodes.push(
+      await startServer('livestate', ['--no-demo', '--redis', redis.url, '--node-id', `n${i}`, '--lease-ms', String(LEASE_MS)]),
+    );
+  }
+});
+after(async () => {
+  for (const n of nodes) await n.stop();
+  redis?.stop();
+});
+
+/** Sends `put /n = value` from `client` and waits until `watcher` has it. */
+async function putAndSee(client, watcher, value) {
+  const since = watcher.mark();
+  client.send('put', { path: '/n', value });
+  return watcher.waitFor('livestate-change', (d) => d.state.n === value, { since, timeout: 15_000, what: `n = ${value}` });
+}
+
+for (const bundle of bundles) {
+  describe(`cluster with ${bundle.name}`, () => {
+    test('a client whose node dies reconnects through the balancer to a live node and ends with everyone else’s state', T, async (t) => {
+      // a fresh node 0 for every bundle (the first test of the other bundle killed it)
+      if (nodes[0].dead) {
+        nodes[0] = await startServer('livestate', ['--no-demo', '--redis', redis.url, '--node-id', 'n1', '--lease-ms', String(LEASE_MS)]);
+      }
+      const lb = await startBalancer(nodes);
+      t.after(() => lb.close());
+      const topic = uniqueTopic('doc');
+      // through the balancer to node 0, which becomes the key's authority
+      const a = await joined(t, bundle, lb, topic);
+      const b = await joined(t, bundle, nodes[1], topic);
+      await putAndSee(a, b, 1);
+      await putAndSee(b, a, 2);
+
+      nodes[0].child.kill('SIGKILL');
+      nodes[0].dead = true;
+      await nodes[0].stop();
+      // b's change waits for the dead authority's lease to run out, then another node
+      // takes the key over from the last commit
+      const seen = await putAndSee(b, a, 3);
+      assert.equal(seen.state.n, 3);
+      await putAndSee(a, b, 4);
+      await a.waitFor('livestate-change', (d) => d.state.n === 4, { what: 'n = 4 on a' });
+      // a reconnected (to node 1 or 2) and rejoined; both hold one state at one version
+      assert.ok(a.rec.closes.length >= 1, 'a lost its socket');
+      assert.ok(a.framesOf('out', 'phx_join').length >= 2, a.transcript());
+      const va = a.events.get('livestate-change').at(-1);
+      const vb = b.events.get('livestate-change').at(-1);
+      assert.deepEqual(va, vb);
+      assert.deepEqual(va.state, { n: 4 });
+    });
+
+    test('a client on a node paused past its lease is told to rejoin when the node resumes, and converges', T, async (t) => {
+      if (nodes[0].dead) {
+        nodes[0] = await startServer('livestate', ['--no-demo', '--redis', redis.url, '--node-id', 'n1', '--lease-ms', String(LEASE_MS)]);
+      }
+      const topic = uniqueTopic('doc');
+      const a = await joined(t, bundle, nodes[2], topic); // node 2 leads the key
+      const b = await joined(t, bundle, nodes[1], topic);
+      await putAndSee(a, b, 1);
+
+      nodes[2].child.kill('SIGSTOP');
+      try {
+        await sleep(LEASE_MS * 2);
+        // node 1 takes the key over with b's change
+        const since = b.mark();
+        b.send('put', { path: '/n', value: 2 });
+        await b.waitFor('livestate-change', (d) => d.state.n === 2, { since, timeout: 15_000, what: 'n = 2 on b' });
+      } finally {
+        nodes[2].child.kill('SIGCONT');
+      }
+      // the resumed node finds its lease gone: a gets phx_error, phoenix.js rejoins, and
+      // a follows the new authority
+      await a.waitFor('livestate-change', (d) => d.state.n === 2, { timeout: 15_000, what: 'n = 2 on a' });
+      await putAndSee(a, b, 3);
+      await a.waitFor('livestate-change', (d) => d.state.n === 3, { what: 'n = 3 on a' });
+      assert.ok(a.framesOf('in', 'phx_error').length >= 1, a.transcript());
+      assert.deepEqual(a.events.get('livestate-change').at(-1), b.events.get('livestate-change').at(-1));
+    });
+  });
+}
