@@ -6,8 +6,9 @@
 //! |---|---|
 //! | `P:{T}:lease` | the lease, `node|epoch`, expiring unless renewed (`SET PX`) |
 //! | `P:{T}:epoch` | the epoch counter (fencing tokens only ever grow) |
-//! | `P:{T}:state` | the committed state: `json`, `version`, `epoch` |
-//! | `P:{T}:ev:ID` | a committed event id, for at-most-once (kept 10 minutes) |
+//! | `P:{T}:state` | a snapshot (`json` at `version`), the last committed version (`head`) and its `epoch`, the log's size |
+//! | `P:{T}:log` | the change log: `"VERSION PATCH"` for every version after the snapshot |
+//! | `P:{T}:ev:ID` | a committed event id, for at-most-once (kept a minute, and at least four forward timeouts) |
 //! | `P:{T}:att` | nodes with subscribers, with the time their attachment lapses |
 //! | `P:{T}:pres` | presence entries, `node|phx_ref` → entry |
 //! | channel `P:{T}:chg` | committed changes and presence diffs, in order |
@@ -17,8 +18,11 @@
 //! `P:node:N:pkeys` (topics where it has presence), and `P:nodes` (last heartbeats).
 //!
 //! Every commit is one Lua script that checks the lease value (node and epoch), the event
-//! id and the version, stores the state, and publishes the change: so a change is in Redis
-//! before anyone sees it, and a node that lost its lease can never overwrite. The topic is a
+//! id and the version, appends the patch to the log (or, now and then, stores the whole
+//! state and starts a new log), and publishes the change: so a change is in Redis before
+//! anyone sees it, and a node that lost its lease can never overwrite. A commit costs what
+//! its patch weighs; the whole state is stored again once the log outweighs it (or holds
+//! [`MAX_LOG_ENTRIES`]), so loading costs at most about twice the state. The topic is a
 //! hash tag of every per-key entry. Use one Redis server (with replicas if you like), not a
 //! Redis Cluster, and give it persistence (`appendonly yes`, `appendfsync always` for no
 //! loss at all) if a Redis restart must keep the state.
@@ -31,10 +35,12 @@ use livestate_core::backplane::{
     Acquired, Answer, Backplane, BackplaneError, Change, Commit, Committed, Lease, PresenceEntry,
     Published, Request, Snapshot,
 };
+use livestate_protocol::PatchOp;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -131,7 +137,18 @@ pub struct RedisBackplane {
     /// This process, in the node's heartbeat (another process with the same node id is
     /// refused at start-up).
     instance: String,
+    /// Keys this node leads whose next commit may store just its patch (a key is not here
+    /// when its log has grown past its snapshot, or this node has not committed to it yet
+    /// under its lease).
+    logging: Mutex<HashSet<String>>,
 }
+
+/// The most entries a key's change log holds before the whole state is stored again.
+pub const MAX_LOG_ENTRIES: u64 = 10_000;
+
+/// The least log bytes before the whole state is stored again (small states are not
+/// rewritten on every change).
+const MIN_LOG_BYTES: u64 = 64 * 1024;
 
 struct Scripts {
     acquire: Script,
@@ -232,6 +249,7 @@ impl RedisBackplane {
             answers: Mutex::new(None),
             scripts: Scripts::new(),
             instance,
+            logging: Mutex::new(HashSet::new()),
         });
         let (tx, rx) = mpsc::channel(4096);
         backplane
@@ -313,31 +331,94 @@ impl RedisBackplane {
         }
     }
 
-    /// Parse a stored state (`json`, `version`, `epoch`), reporting what is malformed.
+    /// The state at the last committed version, from the stored snapshot (`json` at
+    /// `version`, `epoch`, `head`) and the change log after it, reporting what is malformed.
     fn snapshot(
         topic: &str,
-        json: Option<String>,
-        version: Option<String>,
-        epoch: Option<String>,
+        fields: StoredFields,
+        log: Vec<String>,
     ) -> Result<Option<Snapshot>, BackplaneError> {
-        let (Some(json), Some(version)) = (json, version) else {
+        let (Some(json), Some(version)) = (fields.json, fields.version) else {
             return Ok(None);
         };
         let state: Value = serde_json::from_str(&json)
             .map_err(|e| Self::corrupt(topic, format!("the stored state is not JSON: {e}")))?;
-        let version = version.parse().map_err(|_| {
-            Self::corrupt(
+        let number = |what: &str, v: &str| {
+            v.parse::<u64>().map_err(|_| {
+                Self::corrupt(topic, format!("the stored {what} {v:?} is not a number"))
+            })
+        };
+        let mut at = number("version", &version)?;
+        let head = match fields.head {
+            Some(h) => number("head", &h)?,
+            None => at,
+        };
+        let epoch = fields.epoch.and_then(|e| e.parse().ok()).unwrap_or(0);
+        let mut doc = livestate_core::Doc::new(state);
+        for entry in &log {
+            let parsed = entry.split_once(' ').and_then(|(v, patch)| {
+                let v = v.parse::<u64>().ok()?;
+                let ops = serde_json::from_str::<Vec<PatchOp>>(patch).ok()?;
+                Some((v, ops))
+            });
+            let Some((v, ops)) = parsed else {
+                return Err(Self::corrupt(topic, "a logged change is malformed"));
+            };
+            if v != at + 1 {
+                return Err(Self::corrupt(
+                    topic,
+                    format!("the change log skips from version {at} to {v}"),
+                ));
+            }
+            doc.apply(&ops).map_err(|e| {
+                Self::corrupt(topic, format!("the logged change {v} does not apply: {e}"))
+            })?;
+            doc.settle();
+            at = v;
+        }
+        if at != head {
+            return Err(Self::corrupt(
                 topic,
-                format!("the stored version {version:?} is not a number"),
-            )
-        })?;
-        let epoch = epoch.and_then(|e| e.parse().ok()).unwrap_or(0);
+                format!("the change log ends at version {at}, the key is at {head}"),
+            ));
+        }
         Ok(Some(Snapshot {
-            state,
-            version,
+            state: doc.into_value(),
+            version: at,
             epoch,
         }))
     }
+
+    fn set_logging(&self, topic: &str, on: bool) {
+        let mut logging = self.logging.lock().unwrap_or_else(|e| e.into_inner());
+        if on {
+            if !logging.contains(topic) {
+                logging.insert(topic.to_owned());
+            }
+        } else {
+            logging.remove(topic);
+        }
+    }
+
+    fn is_logging(&self, topic: &str) -> bool {
+        self.logging
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(topic)
+    }
+
+    /// Seconds a committed event id is remembered: longer than any retry of it.
+    fn event_marker_secs(&self) -> u64 {
+        (self.opts.forward_timeout.as_secs() * 4).max(60)
+    }
+}
+
+/// The stored snapshot's fields.
+struct StoredFields {
+    json: Option<String>,
+    version: Option<String>,
+    epoch: Option<String>,
+    head: Option<String>,
 }
 
 fn boxed<'a, T>(f: impl Future<Output = T> + Send + 'a) -> BoxFuture<'a, T> {
@@ -367,23 +448,28 @@ impl Backplane for RedisBackplane {
             let mut call = self.scripts.acquire.prepare_invoke();
             call.key(self.key(topic, "lease"))
                 .key(self.key(topic, "epoch"))
-                .key(self.key(topic, "state"))
                 .arg(&self.opts.node)
                 .arg(self.lease_ms());
             let reply: Vec<Option<String>> = self.run(call.invoke_async(&mut conn)).await?;
             match reply.first().and_then(Option::as_deref) {
                 Some("ok") => {
-                    let field = |i: usize| reply.get(i).cloned().flatten();
-                    let epoch = field(1)
+                    let epoch = reply
+                        .get(1)
+                        .cloned()
+                        .flatten()
                         .and_then(|e| e.parse().ok())
                         .ok_or_else(|| Self::corrupt(topic, "the epoch counter is not a number"))?;
-                    let snapshot = match Self::snapshot(topic, field(2), field(3), field(4)) {
+                    // the first commit under this lease stores the whole state
+                    self.set_logging(topic, false);
+                    // only the lease holder commits: what is loaded now stays current
+                    let snapshot = match self.load(topic).await {
                         Ok(s) => s,
-                        Err(e) => {
+                        Err(e @ BackplaneError::Corrupt { .. }) => {
                             // never applied blindly; the new authority starts from init
                             tracing::error!("{e}; starting {topic} from its init");
                             None
                         }
+                        Err(e) => return Err(e),
                     };
                     Ok(Acquired {
                         lease: Lease {
@@ -433,8 +519,10 @@ impl Backplane for RedisBackplane {
         boxed(async move {
             let mut conn = self.conn.clone();
             let mut call = self.scripts.release.prepare_invoke();
+            self.set_logging(&lease.key, false);
             call.key(self.key(&lease.key, "lease"))
                 .key(self.key(&lease.key, "state"))
+                .key(self.key(&lease.key, "log"))
                 .arg(Self::lease_value(lease))
                 .arg(if drop_state { "1" } else { "0" });
             let _: i64 = self.run(call.invoke_async(&mut conn)).await?;
@@ -449,17 +537,39 @@ impl Backplane for RedisBackplane {
         boxed(async move {
             let mut conn = self.conn.clone();
             let key = self.key(topic, "state");
-            let (json, version, epoch): (Option<String>, Option<String>, Option<String>) = self
+            #[allow(clippy::type_complexity)]
+            let ((json, version, epoch, head), log): (
+                (
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                ),
+                Vec<String>,
+            ) = self
                 .run(
-                    redis::cmd("HMGET")
+                    redis::pipe()
+                        .atomic()
+                        .cmd("HMGET")
                         .arg(&key)
                         .arg("json")
                         .arg("version")
                         .arg("epoch")
+                        .arg("head")
+                        .cmd("LRANGE")
+                        .arg(self.key(topic, "log"))
+                        .arg(0)
+                        .arg(-1)
                         .query_async(&mut conn),
                 )
                 .await?;
-            Self::snapshot(topic, json, version, epoch)
+            let fields = StoredFields {
+                json,
+                version,
+                epoch,
+                head,
+            };
+            Self::snapshot(topic, fields, log)
         })
     }
 
@@ -477,47 +587,76 @@ impl Backplane for RedisBackplane {
                 origin: commit.origin.cloned(),
             });
             let message = serde_json::to_string(&change).map_err(unavailable)?;
-            let state = serde_json::to_string(commit.state).map_err(unavailable)?;
-            let event = commit
-                .event
-                .map(|e| self.key(&lease.key, &format!("ev:{}", e.0)))
-                .unwrap_or_else(|| self.key(&lease.key, "ev:-"));
-            let mut conn = self.conn.clone();
-            let mut call = self.scripts.commit.prepare_invoke();
-            call.key(self.key(&lease.key, "lease"))
-                .key(self.key(&lease.key, "state"))
-                .key(event)
-                .arg(Self::lease_value(lease))
-                .arg(commit.version)
-                .arg(state)
-                .arg(lease.epoch)
-                .arg(self.key(&lease.key, "chg"))
-                .arg(message)
-                .arg(if commit.event.is_some() { "1" } else { "0" });
-            let reply: Vec<Option<String>> = self.run(call.invoke_async(&mut conn)).await?;
-            let second = reply.get(1).cloned().flatten().unwrap_or_default();
-            match reply.first().and_then(Option::as_deref) {
-                Some("ok") => Ok(Committed::Done),
-                Some("fenced") => Err(BackplaneError::Fenced {
-                    key: lease.key.clone(),
-                    epoch: lease.epoch,
-                }),
-                Some("dup") => Ok(Committed::Duplicate {
-                    version: second.parse().unwrap_or(commit.version),
-                }),
-                Some("order") => Err(BackplaneError::OutOfOrder {
-                    key: lease.key.clone(),
-                    version: commit.version,
-                    stored: second.parse().unwrap_or(0),
-                }),
-                Some("corrupt") => Err(Self::corrupt(
-                    &lease.key,
-                    format!("the stored version {second:?} is not a number"),
-                )),
-                _ => Err(Self::corrupt(
-                    &lease.key,
-                    format!("unexpected answer to commit: {reply:?}"),
-                )),
+            let patch = serde_json::to_string(commit.patch).map_err(unavailable)?;
+            let entry = format!("{} {patch}", commit.version);
+            let mut whole = commit.whole || commit.reset || !self.is_logging(&lease.key);
+            loop {
+                // the whole state is serialized only when it is stored
+                let state = if whole {
+                    serde_json::to_string(commit.state).map_err(unavailable)?
+                } else {
+                    String::new()
+                };
+                let event = commit
+                    .event
+                    .map(|e| self.key(&lease.key, &format!("ev:{}", e.0)))
+                    .unwrap_or_else(|| self.key(&lease.key, "ev:-"));
+                let mut conn = self.conn.clone();
+                let mut call = self.scripts.commit.prepare_invoke();
+                call.key(self.key(&lease.key, "lease"))
+                    .key(self.key(&lease.key, "state"))
+                    .key(event)
+                    .key(self.key(&lease.key, "log"))
+                    .arg(Self::lease_value(lease))
+                    .arg(commit.version)
+                    .arg(state)
+                    .arg(lease.epoch)
+                    .arg(self.key(&lease.key, "chg"))
+                    .arg(&message)
+                    .arg(if commit.event.is_some() { "1" } else { "0" })
+                    .arg(&entry)
+                    .arg(self.event_marker_secs())
+                    .arg(if whole { "1" } else { "0" });
+                let reply: Vec<Option<String>> = self.run(call.invoke_async(&mut conn)).await?;
+                let field = |i: usize| reply.get(i).cloned().flatten().unwrap_or_default();
+                let number = |i: usize| field(i).parse::<u64>().unwrap_or(0);
+                return match reply.first().and_then(Option::as_deref) {
+                    Some("ok") => {
+                        let (log_bytes, log_entries, snapshot_bytes) =
+                            (number(1), number(2), number(3));
+                        let due = log_bytes > snapshot_bytes.max(MIN_LOG_BYTES)
+                            || log_entries >= MAX_LOG_ENTRIES;
+                        self.set_logging(&lease.key, !due);
+                        Ok(Committed::Done)
+                    }
+                    Some("whole") if !whole => {
+                        whole = true;
+                        continue;
+                    }
+                    Some("fenced") => {
+                        self.set_logging(&lease.key, false);
+                        Err(BackplaneError::Fenced {
+                            key: lease.key.clone(),
+                            epoch: lease.epoch,
+                        })
+                    }
+                    Some("dup") => Ok(Committed::Duplicate {
+                        version: field(1).parse().unwrap_or(commit.version),
+                    }),
+                    Some("order") => Err(BackplaneError::OutOfOrder {
+                        key: lease.key.clone(),
+                        version: commit.version,
+                        stored: number(1),
+                    }),
+                    Some("corrupt") => Err(Self::corrupt(
+                        &lease.key,
+                        format!("the stored version {:?} is not a number", field(1)),
+                    )),
+                    _ => Err(Self::corrupt(
+                        &lease.key,
+                        format!("unexpected answer to commit: {reply:?}"),
+                    )),
+                };
             }
         })
     }

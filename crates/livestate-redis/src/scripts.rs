@@ -3,8 +3,8 @@
 //! A lease's value is `node|epoch`; checking it whole (not just the epoch) is what fences
 //! a node that lost its lease, even after Redis lost its data and epochs started over.
 
-/// `KEYS`: lease, epoch counter, state. `ARGV`: node, lease ms.
-/// → `{"held", holder}` or `{"ok", epoch, json, version, epoch}` (state fields nil when none).
+/// `KEYS`: lease, epoch counter. `ARGV`: node, lease ms. → `{"held", holder}` or
+/// `{"ok", epoch}` (the state is loaded afterwards: only the lease holder commits).
 pub(crate) const ACQUIRE: &str = r#"
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -13,8 +13,7 @@ if cur then
 end
 local epoch = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
-local st = redis.call('HMGET', KEYS[3], 'json', 'version', 'epoch')
-return {'ok', tostring(epoch), st[1], st[2], st[3]}
+return {'ok', tostring(epoch)}
 "#;
 
 /// `KEYS`: lease. `ARGV`: lease value, lease ms. → 1 renewed, 0 lost.
@@ -26,35 +25,55 @@ end
 return 0
 "#;
 
-/// `KEYS`: lease, state. `ARGV`: lease value, drop ('1': delete the state too).
+/// `KEYS`: lease, state, change log. `ARGV`: lease value, drop ('1': delete the state
+/// too).
 pub(crate) const RELEASE: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
+  if ARGV[2] == '1' then redis.call('DEL', KEYS[2], KEYS[3]) end
   return 1
 end
 return 0
 "#;
 
-/// `KEYS`: lease, state, event marker. `ARGV`: lease value, version, state json, epoch,
-/// channel, message, has event ('1').
-/// → `{"ok"}`, `{"fenced"}`, `{"dup", version}`, `{"order", stored}`, `{"corrupt", stored}`.
+/// `KEYS`: lease, state, event marker, change log. `ARGV`: lease value, version, whole
+/// state json (or empty), epoch, channel, message, has event ('1'), log entry, event
+/// marker seconds, whole ('1': store the state and start a new log).
+///
+/// The state hash holds the snapshot (`json` at `version`), the last committed version
+/// (`head`), its `epoch`, and the size of the log since the snapshot (`logbytes`, `logn`);
+/// the log holds `"VERSION PATCH"` for each version after the snapshot.
+///
+/// → `{"ok", logbytes, logn, snapshot bytes}`, `{"fenced"}`, `{"dup", version}`,
+/// `{"order", head}`, `{"corrupt", head}`, or `{"whole"}` (no state stored yet: send it).
 pub(crate) const COMMIT: &str = r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'fenced'} end
 if ARGV[7] == '1' then
   local seen = redis.call('GET', KEYS[3])
   if seen then return {'dup', seen} end
 end
-local stored = redis.call('HGET', KEYS[2], 'version')
-if stored then
-  local n = tonumber(stored)
-  if not n then return {'corrupt', stored} end
-  if n + 1 ~= tonumber(ARGV[2]) then return {'order', stored} end
+local st = redis.call('HMGET', KEYS[2], 'head', 'version')
+local head = st[1] or st[2]
+if head then
+  local n = tonumber(head)
+  if not n then return {'corrupt', head} end
+  if n + 1 ~= tonumber(ARGV[2]) then return {'order', head} end
 end
-redis.call('HSET', KEYS[2], 'json', ARGV[3], 'version', ARGV[2], 'epoch', ARGV[4])
-if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'EX', 600) end
+local logbytes, logn = 0, 0
+if ARGV[10] == '1' then
+  redis.call('DEL', KEYS[4])
+  redis.call('HSET', KEYS[2], 'json', ARGV[3], 'version', ARGV[2], 'head', ARGV[2],
+    'epoch', ARGV[4], 'logbytes', 0, 'logn', 0)
+else
+  if not head then return {'whole'} end
+  redis.call('RPUSH', KEYS[4], ARGV[8])
+  logbytes = redis.call('HINCRBY', KEYS[2], 'logbytes', string.len(ARGV[8]))
+  logn = redis.call('HINCRBY', KEYS[2], 'logn', 1)
+  redis.call('HSET', KEYS[2], 'head', ARGV[2], 'epoch', ARGV[4])
+end
+if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[9]) end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
-return {'ok'}
+return {'ok', tostring(logbytes), tostring(logn), tostring(redis.call('HSTRLEN', KEYS[2], 'json'))}
 "#;
 
 /// `KEYS`: lease. `ARGV`: channel, message. → receivers, or -1 when no lease is held.

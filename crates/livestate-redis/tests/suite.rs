@@ -122,3 +122,105 @@ async fn a_node_id_in_use_is_refused_and_free_again_after_its_node_stops() -> an
     assert!(matches!(again, Ok(Ok(_))), "n1 could not start again");
     Ok(())
 }
+
+/// A commit stores its patch, not the state: the snapshot stays put while the log grows,
+/// and the whole state is stored again (the log starting over) once the log outweighs it.
+/// A malformed log is reported, never applied, and a whole commit (a rewrite) mends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_store_patches_and_snapshots_now_and_then() -> anyhow::Result<()> {
+    use livestate_core::backplane::Commit;
+    use livestate_protocol::PatchOp;
+    use serde_json::json;
+    let redis = RedisServer::start().await?;
+    let mut opts = RedisOptions::new(redis.url());
+    opts.prefix = "log".into();
+    let bp = RedisBackplane::connect(opts).await?;
+    let key = "doc:log";
+    let lease = bp.acquire(key).await?.lease;
+    // a state of about 200 KiB
+    let mut state = json!({"n": 0, "blob": "x".repeat(200 * 1024)});
+    fn commit<'a>(
+        version: u64,
+        state: &'a serde_json::Value,
+        patch: &'a [PatchOp],
+        whole: bool,
+    ) -> Commit<'a> {
+        Commit {
+            version,
+            state,
+            whole,
+            patch,
+            reset: false,
+            event: None,
+            origin: None,
+        }
+    }
+    bp.commit(&lease, commit(0, &state, &[], true)).await?;
+    let field = |f: &'static str| {
+        let redis = &redis;
+        async move {
+            let r = redis.query(&["HGET", "log:{doc:log}:state", f]).await?;
+            anyhow::Ok(r.text().map(str::to_owned))
+        }
+    };
+    let llen = || async {
+        match redis.query(&["LLEN", "log:{doc:log}:log"]).await? {
+            livestate_testkit::redis::Reply::Int(n) => anyhow::Ok(n),
+            other => anyhow::bail!("{other:?}"),
+        }
+    };
+    let mut snapshots = 0;
+    let mut last_len = 0;
+    for v in 1..=6000u64 {
+        state["n"] = json!(v);
+        let patch = [PatchOp::Replace {
+            path: "/n".into(),
+            value: json!(v),
+        }];
+        bp.commit(&lease, commit(v, &state, &patch, false)).await?;
+        let len = llen().await?;
+        if len < last_len {
+            snapshots += 1;
+        }
+        last_len = len;
+        if v == 10 {
+            // ten patches after the first, whole commit: the snapshot is still at 0
+            assert_eq!(field("version").await?.as_deref(), Some("0"));
+            assert_eq!(field("head").await?.as_deref(), Some("10"));
+            assert_eq!(len, 10);
+        }
+    }
+    // ~50-byte entries: the log outweighs the 200 KiB state after ~4,000 of them
+    assert_eq!(
+        snapshots, 1,
+        "one snapshot in 6,000 small changes to a 200 KiB state"
+    );
+    assert!(last_len > 0 && last_len < 4000, "{last_len}");
+    let loaded = bp.load(key).await?.expect("a state");
+    assert_eq!((loaded.version, &loaded.state), (6000, &state));
+    let (oracle, version) = redis.stored_state("log", key).await?.expect("a state");
+    assert_eq!((version, &oracle), (6000, &state));
+
+    // a malformed entry, then an entry that skips a version
+    redis
+        .query(&["RPUSH", "log:{doc:log}:log", "6001 [not json"])
+        .await?;
+    let err = bp.load(key).await.unwrap_err().to_string();
+    assert!(err.contains("a logged change is malformed"), "{err}");
+    redis.query(&["RPOP", "log:{doc:log}:log"]).await?;
+    redis
+        .query(&["RPUSH", "log:{doc:log}:log", "6005 []"])
+        .await?;
+    let err = bp.load(key).await.unwrap_err().to_string();
+    assert!(
+        err.contains("the change log skips from version 6000 to 6005"),
+        "{err}"
+    );
+    // the authority stores its whole state again: the log starts over, loading works
+    state["n"] = json!(6001);
+    bp.commit(&lease, commit(6001, &state, &[], true)).await?;
+    assert_eq!(llen().await?, 0);
+    let loaded = bp.load(key).await?.expect("a state");
+    assert_eq!((loaded.version, &loaded.state), (6001, &state));
+    Ok(())
+}

@@ -41,6 +41,9 @@ pub async fn run_all(nodes: &Nodes) -> Result<()> {
     commits_follow_versions_and_are_published_in_order(nodes)
         .await
         .context("ordered commits")?;
+    many_changes_load_back_exactly(nodes)
+        .await
+        .context("many changes")?;
     an_event_applies_at_most_once(nodes)
         .await
         .context("at most once")?;
@@ -65,6 +68,7 @@ fn commit<'a>(
     Commit {
         version,
         state,
+        whole: version == 0,
         patch,
         reset: false,
         event,
@@ -170,6 +174,70 @@ pub async fn commits_follow_versions_and_are_published_in_order(nodes: &Nodes) -
     );
     a.release(&lease, true).await?;
     ensure!(b.load(key).await?.is_none(), "dropped with its lease");
+    Ok(())
+}
+
+/// After thousands of changes (however a backend stores them: whole states, or patches
+/// and snapshots now and then), loading gives exactly the last committed state and version,
+/// on any node, and a new authority continues from it.
+pub async fn many_changes_load_back_exactly(nodes: &Nodes) -> Result<()> {
+    let (a, b) = (nodes("log-a").await, nodes("log-b").await);
+    let key = "suite:log";
+    let lease = a.acquire(key).await?.lease;
+    let mut doc = livestate_core::Doc::new(json!({"n": 0, "items": {}}));
+    for i in 0..200 {
+        doc.set(&format!("/items/k{i}"), "x".repeat(40))?;
+    }
+    doc.take_changes();
+    doc.settle();
+    a.commit(&lease, commit(0, doc.value(), &[], None)).await?;
+    let mut version = 0;
+    let step = |doc: &mut livestate_core::Doc, i: u64| -> Result<Vec<PatchOp>> {
+        doc.increment("/n", 1)?;
+        doc.set(&format!("/items/k{}", i % 200), json!({"at": i}))?;
+        if i % 7 == 0 {
+            doc.remove(&format!("/items/k{}", (i + 100) % 200))?;
+            doc.set(&format!("/items/k{}", (i + 100) % 200), "back")?;
+        }
+        let patch = doc.take_changes();
+        doc.settle();
+        Ok(patch)
+    };
+    for i in 1..=3000u64 {
+        let patch = step(&mut doc, i)?;
+        version += 1;
+        a.commit(&lease, commit(version, doc.value(), &patch, None))
+            .await?;
+        if i % 750 == 0 {
+            let stored = b.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
+            ensure!(
+                stored.version == version,
+                "loaded {} after {version}",
+                stored.version
+            );
+            ensure!(
+                &stored.state == doc.value(),
+                "the loaded state differs at {version}"
+            );
+        }
+    }
+    // another node takes over from the last commit and goes on
+    a.release(&lease, false).await?;
+    let taken = b.acquire(key).await?;
+    let snapshot = taken
+        .snapshot
+        .ok_or_else(|| anyhow!("no state to continue from"))?;
+    ensure!(snapshot.version == version && &snapshot.state == doc.value());
+    for i in 3001..=3100u64 {
+        let patch = step(&mut doc, i)?;
+        version += 1;
+        b.commit(&taken.lease, commit(version, doc.value(), &patch, None))
+            .await?;
+    }
+    let stored = a.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
+    ensure!(stored.version == version && &stored.state == doc.value());
+    b.release(&taken.lease, true).await?;
+    ensure!(a.load(key).await?.is_none(), "dropped with its lease");
     Ok(())
 }
 

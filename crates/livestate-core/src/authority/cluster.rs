@@ -268,6 +268,7 @@ impl<C: Channel> KeyAuthority<C> {
         let commit = Commit {
             version: self.version,
             state: &state,
+            whole: true,
             patch: &[],
             reset: false,
             event: None,
@@ -792,6 +793,7 @@ impl<C: Channel> KeyAuthority<C> {
             return (Some(Outcome::Refused(refusal_of(&e))), None);
         }
         let reset = matches!(op, ApiCall::Reset);
+        let rewrite = matches!(op, ApiCall::Rewrite);
         let prepared: Result<(), ApiError> = match op {
             ApiCall::Patch {
                 expect: Some(v), ..
@@ -822,7 +824,7 @@ impl<C: Channel> KeyAuthority<C> {
             }
             return (Some(Outcome::Refused(refusal_of(&e))), None);
         }
-        match self.commit(Some(id), None, reset).await {
+        match self.commit_as(Some(id), None, reset, rewrite).await {
             Ok(patch) => {
                 self.deliver(&patch, reset);
                 (Some(Outcome::Done(self.version)), None)

@@ -515,6 +515,17 @@ impl<C: Channel> KeyAuthority<C> {
         origin: Option<&Origin>,
         reset: bool,
     ) -> Result<Vec<PatchOp>, CommitError> {
+        self.commit_as(event, origin, reset, false).await
+    }
+
+    /// [`Self::commit`], storing the whole state in the backplane when `whole` (a rewrite).
+    async fn commit_as(
+        &mut self,
+        event: Option<&EventId>,
+        origin: Option<&Origin>,
+        reset: bool,
+        whole: bool,
+    ) -> Result<Vec<PatchOp>, CommitError> {
         let Some(tracked) = self.state.as_mut() else {
             return Err(CommitError::State(StateError(
                 "the key has no state".into(),
@@ -534,6 +545,7 @@ impl<C: Channel> KeyAuthority<C> {
                 let commit = Commit {
                     version,
                     state: &state,
+                    whole,
                     patch: &patch,
                     reset,
                     event,

@@ -24,8 +24,8 @@
 //!   expiry, say) can never overwrite what its successor committed.
 //! - **Atomic, ordered commits.** A commit of version `v` succeeds only under the current
 //!   lease, only right after version `v - 1` (or as a key's first commit, version 0), and
-//!   stores the state, the version, the event id and the published change in one step;
-//!   nothing of a refused commit is visible.
+//!   stores the change (the patch, or the whole state), the version, the event id and the
+//!   published change in one step; nothing of a refused commit is visible.
 //! - **Durability of what was acknowledged.** A committed change is in the backend before
 //!   `commit` returns, so before any client sees it or is told it was applied.
 //! - **At most once per event.** A commit naming an event id already committed is refused
@@ -106,8 +106,13 @@ pub struct Origin {
 pub struct Commit<'a> {
     /// The version this change produces (the previous one plus one; 0 for the first).
     pub version: u64,
-    /// The state after the change.
+    /// The state after the change. A backend may store only the patch most of the time
+    /// and the whole state now and then (so a commit costs what the change weighs, not
+    /// what the state weighs); loading gives the state at the last committed version.
     pub state: &'a Value,
+    /// Store the whole state with this commit: a key's first commit, or a rewrite of data
+    /// found corrupt.
+    pub whole: bool,
     /// The patch from the previous version's state to this one.
     pub patch: &'a [PatchOp],
     /// Whether the change is a reset (subscribers of the server API see a `reset`).

@@ -75,26 +75,12 @@ impl TestCluster {
             .map(|i| i - 1))
     }
 
-    /// The committed state and internal version of `topic`, from Redis.
+    /// The committed state and internal version of `topic`, rebuilt from what Redis holds.
     pub async fn stored(&self, topic: &str) -> Result<(Value, u64)> {
-        let reply = self
-            .redis
-            .command(&[
-                "HMGET",
-                &format!("livestate:{{{topic}}}:state"),
-                "json",
-                "version",
-            ])
-            .await?;
-        let parts: Vec<&str> = reply.split("\r\n").collect();
-        // *2 $len json $len version
-        let json = parts
-            .get(2)
-            .ok_or_else(|| anyhow!("no state in {reply:?}"))?;
-        let version = parts
-            .get(4)
-            .ok_or_else(|| anyhow!("no version in {reply:?}"))?;
-        Ok((serde_json::from_str(json)?, version.parse()?))
+        self.redis
+            .stored_state("livestate", topic)
+            .await?
+            .ok_or_else(|| anyhow!("Redis holds no state for {topic}"))
     }
 
     /// Send a signal to node `i`.
