@@ -23,6 +23,9 @@ use futures_util::{SinkExt, StreamExt};
 use livestate_core::session::Close;
 use livestate_core::{Assigns, OutboxReceiver, Session};
 use livestate_protocol::{Text, close};
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -34,6 +37,9 @@ pub const SUBPROTOCOL: &str = "phoenix";
 
 /// Most frames one flush carries.
 const BATCH: usize = 256;
+
+/// Batches written back to back before the writer looks at the close signal again.
+const CLOSE_CHECK_EVERY: u32 = 16;
 
 /// The prefix of the sub-protocol phoenix.js 1.8 carries its `authToken` in.
 const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
@@ -227,31 +233,57 @@ async fn write_loop(
     mut close_rx: oneshot::Receiver<Option<Close>>,
     write_timeout: Duration,
 ) {
+    let mut batches_since_close_check = 0;
     loop {
-        let first = tokio::select! {
-            biased;
-            close = &mut close_rx => {
-                if let Ok(Some(close)) = close {
-                    send_close(&mut sink, &close).await;
-                }
-                return;
-            }
-            frame = outbox.recv() => match frame {
-                Some(frame) => frame,
-                None => return,
-            },
+        // Frames already queued go out without a `select!` over both sources (measurable at
+        // a million deliveries a second); the close signal is still looked at whenever the
+        // outbox is empty, and every few batches while it is not.
+        let queued = if batches_since_close_check < CLOSE_CHECK_EVERY {
+            outbox.try_recv()
+        } else {
+            None
         };
-        let batch = async {
-            feed(&mut sink, first).await?;
-            for _ in 1..BATCH {
-                match outbox.try_recv() {
-                    Some(frame) => feed(&mut sink, frame).await?,
-                    None => break,
+        let first = match queued {
+            Some(frame) => {
+                batches_since_close_check += 1;
+                frame
+            }
+            None => {
+                batches_since_close_check = 0;
+                tokio::select! {
+                    biased;
+                    close = &mut close_rx => {
+                        if let Ok(Some(close)) = close {
+                            send_close(&mut sink, &close).await;
+                        }
+                        return;
+                    }
+                    frame = outbox.recv() => match frame {
+                        Some(frame) => frame,
+                        None => return,
+                    },
                 }
             }
-            sink.flush().await
         };
-        match tokio::time::timeout(write_timeout, batch).await {
+        let done = {
+            let mut batch = pin!(async {
+                feed(&mut sink, first).await?;
+                for _ in 1..BATCH {
+                    match outbox.try_recv() {
+                        Some(frame) => feed(&mut sink, frame).await?,
+                        None => break,
+                    }
+                }
+                sink.flush().await
+            });
+            // Most batches are written at once (the socket has room): only one that has to
+            // wait gets a timer.
+            match poll_fn(|cx| Poll::Ready(batch.as_mut().poll(cx))).await {
+                Poll::Ready(result) => Ok(result),
+                Poll::Pending => tokio::time::timeout(write_timeout, batch).await,
+            }
+        };
+        match done {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::debug!("websocket write failed: {e}");
