@@ -172,6 +172,9 @@ async fn commits_store_patches_and_snapshots_now_and_then() -> anyhow::Result<()
     let mut snapshots = 0;
     let mut last_len = 0;
     for v in 1..=6000u64 {
+        if v % 200 == 0 {
+            bp.renew(&lease).await?;
+        }
         state["n"] = json!(v);
         let patch = [PatchOp::Replace {
             path: "/n".into(),

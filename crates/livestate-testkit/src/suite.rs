@@ -203,7 +203,13 @@ pub async fn many_changes_load_back_exactly(nodes: &Nodes) -> Result<()> {
         doc.settle();
         Ok(patch)
     };
+    let mut renewed = tokio::time::Instant::now();
     for i in 1..=3000u64 {
+        // an authority renews its lease while it works
+        if renewed.elapsed() >= a.lease_time() / 3 {
+            a.renew(&lease).await?;
+            renewed = tokio::time::Instant::now();
+        }
         let patch = step(&mut doc, i)?;
         version += 1;
         a.commit(&lease, commit(version, doc.value(), &patch, None))
