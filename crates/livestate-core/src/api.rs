@@ -32,6 +32,7 @@
 
 use crate::acl::{Caller, Denied, Permission, Permissions};
 use crate::authority::{ApiOp, ApiReply, ApiRequest, Command, SubId};
+use crate::backplane::ApiCall;
 use crate::channel::{ChannelError, Scope};
 use crate::doc::{Doc, OpError};
 use crate::hub::{self, ErasedChannel, Hub};
@@ -222,6 +223,12 @@ impl StateApi {
 
     /// Change the state with a closure over a [`Doc`] (run on the key's authority; it may
     /// run again if the authority it first reached was stopping). Needs `write`.
+    ///
+    /// In a cluster, on a node that is not the key's authority, the closure runs on this
+    /// node's copy and its patch is taken only if the key has not changed meanwhile (else
+    /// it runs again on the newer copy, until the forward timeout). Under many writes from
+    /// elsewhere, prefer [`StateApi::put`], [`StateApi::patch`] or [`Hub::send`], which run
+    /// on the authority's own state.
     pub async fn update<F>(&self, key: &str, f: F) -> Result<u64, ApiError>
     where
         F: Fn(&mut Doc) -> Result<(), ChannelError> + Send + Sync + 'static,
@@ -378,13 +385,20 @@ impl Drop for Subscription {
 pub(crate) struct Edit {
     pub(crate) needs: Permissions,
     pub(crate) run: EditFn,
+    /// The same change as a call the key's authority runs on its own state.
+    pub(crate) shipped: Option<ApiCall>,
 }
 
 fn put_edit(path: &str, value: Value) -> Edit {
     let path = path.to_owned();
     Edit {
         needs: Permissions::NONE.with(Permission::Write),
-        run: Arc::new(move |doc| doc.set(&path, value.clone()).map_err(ChannelError::from)),
+        run: {
+            let path = path.clone();
+            let value = value.clone();
+            Arc::new(move |doc| doc.set(&path, value.clone()).map_err(ChannelError::from))
+        },
+        shipped: Some(ApiCall::Set { path, value }),
     }
 }
 
@@ -392,7 +406,11 @@ fn delete_edit(path: &str) -> Edit {
     let path = path.to_owned();
     Edit {
         needs: Permissions::NONE.with(Permission::Delete),
-        run: Arc::new(move |doc| doc.remove(&path).map(drop).map_err(ChannelError::from)),
+        run: {
+            let path = path.clone();
+            Arc::new(move |doc| doc.remove(&path).map(drop).map_err(ChannelError::from))
+        },
+        shipped: Some(ApiCall::Remove { path }),
     }
 }
 
@@ -410,8 +428,14 @@ pub(crate) fn patch_permissions(ops: &[PatchOp]) -> Permissions {
 }
 
 fn patch_edit(ops: Vec<PatchOp>) -> Edit {
+    let needs = patch_permissions(&ops);
     Edit {
-        needs: patch_permissions(&ops),
+        needs,
+        shipped: Some(ApiCall::Patch {
+            ops: ops.clone(),
+            expect: None,
+            deletes: needs.contains(Permission::Delete),
+        }),
         run: Arc::new(move |doc| doc.apply(&ops).map_err(ChannelError::from)),
     }
 }
@@ -423,15 +447,21 @@ where
     Edit {
         needs: Permissions::NONE.with(Permission::Write),
         run: Arc::new(f),
+        shipped: None,
     }
 }
 
 async fn edit_as(hub: &Hub, key: &str, caller: Caller, edit: Edit) -> Result<u64, ApiError> {
-    let Edit { needs, run } = edit;
+    let Edit {
+        needs,
+        run,
+        shipped,
+    } = edit;
     committed(
         call(hub, key, caller, true, || ApiOp::Edit {
             needs,
             run: run.clone(),
+            shipped: shipped.clone(),
         })
         .await?,
     )

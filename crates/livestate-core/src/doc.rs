@@ -39,6 +39,8 @@ pub struct Doc {
     journal: Vec<PatchOp>,
     /// How to undo each change since the last commit, in order.
     undo: Vec<Undo>,
+    /// How much of `undo` was there at the last [`Doc::take_changes`].
+    taken: usize,
 }
 
 /// Why an operation was refused. The document is unchanged when one is returned.
@@ -191,6 +193,7 @@ impl Doc {
             value,
             journal: Vec::new(),
             undo: Vec::new(),
+            taken: 0,
         }
     }
 
@@ -224,17 +227,27 @@ impl Doc {
     /// The patch of the changes since the last call, leaving them undoable by
     /// [`Doc::rollback`] until [`Doc::settle`].
     pub fn take_changes(&mut self) -> Vec<PatchOp> {
+        self.taken = self.undo.len();
         std::mem::take(&mut self.journal)
     }
 
     /// Make the current value the committed one: changes can no longer be rolled back.
     pub fn settle(&mut self) {
         self.undo.clear();
+        self.taken = 0;
     }
 
     /// Undo every change since the last [`Doc::take_patch`] or [`Doc::settle`].
     pub fn rollback(&mut self) {
         self.undo_to(0);
+        self.journal.clear();
+        self.taken = 0;
+    }
+
+    /// Undo the changes since the last [`Doc::take_changes`], keeping those it took (still
+    /// undoable by [`Doc::rollback`]).
+    pub fn rollback_untaken(&mut self) {
+        self.undo_to(self.taken);
         self.journal.clear();
     }
 

@@ -65,6 +65,10 @@ pub trait LiveState: Send + Sized + 'static {
     /// Go back to the last settled state.
     fn rollback(&mut self, shadow: &mut Self::Shadow);
 
+    /// Undo the changes since the last `take_changes` (or `settle`), keeping those taken:
+    /// a refused event among several committed together leaves the others' changes.
+    fn rollback_untaken(&mut self, shadow: &mut Self::Shadow);
+
     /// Rebuild a state from JSON (a snapshot kept by the backplane).
     fn restore(value: Value) -> Result<Self, StateError>;
 
@@ -98,6 +102,9 @@ impl LiveState for Doc {
     }
     fn rollback(&mut self, _: &mut ()) {
         Doc::rollback(self)
+    }
+    fn rollback_untaken(&mut self, _: &mut ()) {
+        Doc::rollback_untaken(self)
     }
     fn restore(value: Value) -> Result<Doc, StateError> {
         Ok(Doc::new(value))
@@ -155,6 +162,14 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
             Ok(restored) => *self = restored,
             // The settled JSON came from this very type, so it decodes; if a hand-written
             // Deserialize disagrees with its Serialize, keep the state rather than panic.
+            Err(e) => tracing::error!("cannot roll back a state: its JSON does not decode: {e}"),
+        }
+    }
+
+    fn rollback_untaken(&mut self, shadow: &mut JsonShadow) {
+        let back = shadow.taken.as_ref().unwrap_or(&shadow.settled);
+        match serde_json::from_value(back.clone()) {
+            Ok(restored) => *self = restored,
             Err(e) => tracing::error!("cannot roll back a state: its JSON does not decode: {e}"),
         }
     }
@@ -237,6 +252,11 @@ impl<S: LiveState> Tracked<S> {
         self.state.rollback(&mut self.shadow)
     }
 
+    /// See [`LiveState::rollback_untaken`].
+    pub fn rollback_untaken(&mut self) {
+        self.state.rollback_untaken(&mut self.shadow)
+    }
+
     /// See [`LiveState::edit`].
     pub fn edit(
         &mut self,
@@ -261,6 +281,66 @@ mod tests {
     struct Counter {
         count: i64,
         names: Vec<String>,
+    }
+
+    /// Several changes taken one after another (events committed together): undoing the
+    /// last, untaken one keeps those taken; a full rollback undoes them all.
+    #[test]
+    fn rollback_untaken_keeps_what_was_taken() {
+        let mut t = Tracked::new(Counter {
+            count: 0,
+            names: vec![],
+        })
+        .unwrap();
+        t.state.count = 1;
+        t.take_changes().unwrap();
+        t.state.names.push("ann".into());
+        t.take_changes().unwrap();
+        t.state.count = 99;
+        t.state.names.clear();
+        t.rollback_untaken();
+        assert_eq!(
+            t.state,
+            Counter {
+                count: 1,
+                names: vec!["ann".into()]
+            }
+        );
+        assert_eq!(t.json().into_owned(), json!({"count": 1, "names": ["ann"]}));
+        t.rollback();
+        assert_eq!(
+            t.state,
+            Counter {
+                count: 0,
+                names: vec![]
+            }
+        );
+
+        let mut d = Tracked::new(Doc::new(json!({"n": 0, "list": []}))).unwrap();
+        d.state.increment("/n", 1).unwrap();
+        let first = d.take_changes().unwrap();
+        d.state.append("/list", json!("a")).unwrap();
+        d.take_changes().unwrap();
+        d.state.increment("/n", 10).unwrap();
+        d.state.remove("/list").unwrap();
+        d.rollback_untaken();
+        assert_eq!(d.json().into_owned(), json!({"n": 1, "list": ["a"]}));
+        // a new change after the undo is taken on its own
+        d.state.set("/x", true).unwrap();
+        assert_eq!(
+            serde_json::to_value(d.take_changes().unwrap()).unwrap(),
+            json!([{"op": "add", "path": "/x", "value": true}])
+        );
+        assert_eq!(
+            serde_json::to_value(&first).unwrap(),
+            json!([{"op": "replace", "path": "/n", "value": 1}])
+        );
+        d.rollback();
+        assert_eq!(d.json().into_owned(), json!({"n": 0, "list": []}));
+        // with nothing taken, undoing the untaken is a full rollback
+        d.state.set("/y", 1).unwrap();
+        d.rollback_untaken();
+        assert_eq!(d.json().into_owned(), json!({"n": 0, "list": []}));
     }
 
     #[test]

@@ -39,6 +39,10 @@ impl Channel for Counter {
                 doc.increment("/count", 100)?;
                 Err(ChannelError::refused("no, thanks"))
             }
+            "boom" => {
+                doc.increment("/count", 1000)?;
+                panic!("boom");
+            }
             other => Err(ChannelError::unknown_event(other)),
         }
     }
@@ -254,7 +258,8 @@ async fn presence_lists_joins_on_every_node() -> Result<(), TestError> {
 }
 
 /// An authority that is never idle (its mailbox is never empty) still renews its lease: it
-/// keeps the key, and nothing is refused, for many lease times.
+/// keeps the key, and nothing is refused, for many lease times; and what other nodes send
+/// it meanwhile is not starved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_authority_keeps_its_lease() {
     let cluster = MemoryCluster::new(Duration::from_millis(200));
@@ -264,27 +269,105 @@ async fn a_busy_authority_keeps_its_lease() {
     let until = tokio::time::Instant::now() + Duration::from_millis(1500);
     let mut tasks = Vec::new();
     for i in 0..34 {
-        // most callers on the authority's node keep its mailbox full; a few forward
-        let api = if i % 17 == 0 { b.api() } else { a.api() };
+        // most callers on the authority's node keep its mailbox full; a few on another node
+        // put their own counters (a put runs on the authority, whatever its version)
+        let forwarded = i % 17 == 0;
+        let api = if forwarded { b.api() } else { a.api() };
         tasks.push(tokio::spawn(async move {
             let mut done = 0u64;
             while tokio::time::Instant::now() < until {
-                api.update("doc:busy", |doc| {
-                    doc.increment("/n", 1)?;
-                    Ok(())
-                })
-                .await
-                .map_err(|e| e.to_string())?;
+                let sent = tokio::time::Instant::now();
+                let result = if forwarded {
+                    api.put("doc:busy", &format!("/b{i}"), json!(done + 1))
+                        .await
+                } else {
+                    api.update("doc:busy", |doc| {
+                        doc.increment("/n", 1)?;
+                        Ok(())
+                    })
+                    .await
+                };
+                result.map_err(|e| e.to_string())?;
+                if forwarded && sent.elapsed() > Duration::from_millis(750) {
+                    return Err(format!("a forwarded put took {:?}", sent.elapsed()));
+                }
                 done += 1;
             }
-            Ok::<u64, String>(done)
+            Ok::<(usize, bool, u64), String>((i, forwarded, done))
         }));
     }
-    let mut total = 0;
+    let mut local = 0;
+    let mut expected = serde_json::Map::new();
     for t in tasks {
-        total += t.await.unwrap().expect("no update is refused");
+        let (i, forwarded, done) = t.await.unwrap().expect("no call is refused or starved");
+        if forwarded {
+            assert!(done > 0);
+            expected.insert(format!("b{i}"), json!(done));
+        } else {
+            local += done;
+        }
     }
+    expected.insert("n".into(), json!(local));
     let snapshot = cluster.snapshot("doc:busy").unwrap();
     assert_eq!(snapshot.epoch, epoch, "the authority kept the key");
-    assert_eq!(snapshot.state, json!({"n": total}));
+    assert_eq!(snapshot.state, serde_json::Value::Object(expected));
+}
+
+/// Events arriving together on the authority's node and on another are run one by one and
+/// committed in groups: every acknowledged change is there once, a refused event or a
+/// failing handler among them leaves the others' changes and none of its own, each sender
+/// gets its own reply events, and every node ends with the same state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_committed_together_keep_their_outcomes_apart() -> Result<(), TestError> {
+    let cluster = MemoryCluster::new(Duration::from_secs(3));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    let topic = "counter:group";
+    let mut leader = TestChannel::join(&a, topic, json!({})).await?;
+    const ROUNDS: usize = 25;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let hub = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let mut assigns = serde_json::Map::new();
+        assigns.insert("user".into(), json!(format!("u{i}")));
+        let mut c = TestChannel::join_with_assigns(&hub, topic, json!({}), assigns).await?;
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..ROUNDS {
+                c.push("increment", json!({})).await?;
+                let echoed = c.push("echo", json!({})).await?;
+                assert_eq!(
+                    echoed.events,
+                    vec![("echoed".to_owned(), json!({"user": format!("u{i}")}))],
+                    "each sender gets its own reply events"
+                );
+                let refused = c.push("refuse", json!({})).await.unwrap_err();
+                assert_eq!(refused, TestError::Refused("no, thanks".into()));
+            }
+            Ok::<TestChannel, TestError>(c)
+        }));
+    }
+    // a handler that fails among them fails only its own channel
+    let mut doomed = TestChannel::join(&b, topic, json!({})).await?;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let failed = doomed.push("boom", json!({})).await.unwrap_err();
+    assert!(matches!(failed, TestError::Failed(_)), "{failed:?}");
+    let mut done = Vec::new();
+    for t in tasks {
+        done.push(t.await.unwrap()?);
+    }
+    let expected = json!({"count": 8 * ROUNDS * 2, "by": null});
+    let version = (8 * ROUNDS * 2) as u64;
+    settle(&mut leader, version).await?;
+    assert_eq!(leader.state(), &expected);
+    for c in &mut done {
+        settle(c, version).await?;
+        assert_eq!(c.state(), &expected);
+    }
+    let stored = cluster.snapshot(topic).unwrap();
+    assert_eq!((stored.state, stored.version), (expected, version));
+    let commits = cluster.commits(topic);
+    assert!(
+        commits < version,
+        "{version} changes in {commits} commits: events were committed together"
+    );
+    Ok(())
 }

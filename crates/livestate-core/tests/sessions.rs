@@ -121,9 +121,9 @@ impl Backplane for Flaky {
     fn forward<'a>(
         &'a self,
         key: &'a str,
-        request: Request,
+        requests: Vec<Request>,
     ) -> BoxFuture<'a, Result<(), BackplaneError>> {
-        self.inner.forward(key, request)
+        self.inner.forward(key, requests)
     }
     fn serve<'a>(
         &'a self,

@@ -59,7 +59,7 @@ impl Default for BareConfig {
             read_buffer_size: 4 << 10,
             write_buffer_size: 4 << 10,
             max_frame_size: 1 << 20,
-            nodelay: false,
+            nodelay: true,
         }
     }
 }

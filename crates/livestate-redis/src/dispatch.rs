@@ -111,17 +111,28 @@ impl Routes {
                 }
             }
         } else if let Some(tx) = self.requests.get(channel) {
-            match serde_json::from_str::<Request>(payload) {
-                Ok(request) => {
-                    // a dropped request is sent again by its node after a lease time
-                    match tx.try_send(request) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(_)) => tracing::warn!(
-                            "the authority of {channel} is overloaded: a forwarded request is dropped"
+            // an array of requests (one message per group), or one request
+            let parsed = if payload.starts_with('[') {
+                serde_json::from_str::<Vec<Request>>(payload)
+            } else {
+                serde_json::from_str::<Request>(payload).map(|r| vec![r])
+            };
+            match parsed {
+                Ok(requests) => {
+                    // all of them or none (a dropped request is sent again by its node after
+                    // a lease time)
+                    match tx.try_reserve_many(requests.len()) {
+                        Ok(permits) => {
+                            for (permit, request) in permits.zip(requests) {
+                                permit.send(request);
+                            }
+                        }
+                        Err(mpsc::error::TrySendError::Full(())) => tracing::warn!(
+                            "the authority of {channel} is overloaded: forwarded requests are dropped"
                         ),
                         // the key's authority here ended (the route is pruned soon)
-                        Err(mpsc::error::TrySendError::Closed(_)) => tracing::debug!(
-                            "no authority for {channel} here any more: a forwarded request is dropped"
+                        Err(mpsc::error::TrySendError::Closed(())) => tracing::debug!(
+                            "no authority for {channel} here any more: forwarded requests are dropped"
                         ),
                     }
                 }

@@ -579,17 +579,33 @@ impl Backplane for RedisBackplane {
         commit: Commit<'a>,
     ) -> BoxFuture<'a, Result<Committed, BackplaneError>> {
         boxed(async move {
-            let change = WireMsg::Change(Change {
-                epoch: lease.epoch,
-                version: commit.version,
-                patch: commit.patch.to_vec(),
-                reset: commit.reset,
-                origin: commit.origin.cloned(),
-            });
-            let message = serde_json::to_string(&change).map_err(unavailable)?;
-            let patch = serde_json::to_string(commit.patch).map_err(unavailable)?;
-            let entry = format!("{} {patch}", commit.version);
-            let mut whole = commit.whole || commit.reset || !self.is_logging(&lease.key);
+            let key = &lease.key;
+            // per change: the published message, whether it names an event, the log entry
+            let mut per_change = Vec::with_capacity(commit.changes.len());
+            for (i, staged) in commit.changes.iter().enumerate() {
+                let version = commit.version + i as u64;
+                let change = WireMsg::Change(Change {
+                    epoch: lease.epoch,
+                    version,
+                    patch: staged.patch.to_vec(),
+                    reset: staged.reset,
+                    origin: staged.origin.cloned(),
+                });
+                let message = serde_json::to_string(&change).map_err(unavailable)?;
+                let patch = serde_json::to_string(staged.patch).map_err(unavailable)?;
+                let marker = match staged.event {
+                    Some(e) => self.key(key, &format!("ev:{}", e.0)),
+                    None => self.key(key, "ev:-"),
+                };
+                per_change.push((
+                    message,
+                    staged.event.is_some(),
+                    format!("{version} {patch}"),
+                    marker,
+                ));
+            }
+            let reset = commit.changes.iter().any(|c| c.reset);
+            let mut whole = commit.whole || reset || !self.is_logging(key);
             loop {
                 // the whole state is serialized only when it is stored
                 let state = if whole {
@@ -597,26 +613,27 @@ impl Backplane for RedisBackplane {
                 } else {
                     String::new()
                 };
-                let event = commit
-                    .event
-                    .map(|e| self.key(&lease.key, &format!("ev:{}", e.0)))
-                    .unwrap_or_else(|| self.key(&lease.key, "ev:-"));
                 let mut conn = self.conn.clone();
                 let mut call = self.scripts.commit.prepare_invoke();
-                call.key(self.key(&lease.key, "lease"))
-                    .key(self.key(&lease.key, "state"))
-                    .key(event)
-                    .key(self.key(&lease.key, "log"))
-                    .arg(Self::lease_value(lease))
+                call.key(self.key(key, "lease"))
+                    .key(self.key(key, "state"))
+                    .key(self.key(key, "log"));
+                for (_, _, _, marker) in &per_change {
+                    call.key(marker);
+                }
+                call.arg(Self::lease_value(lease))
                     .arg(commit.version)
-                    .arg(state)
                     .arg(lease.epoch)
-                    .arg(self.key(&lease.key, "chg"))
-                    .arg(&message)
-                    .arg(if commit.event.is_some() { "1" } else { "0" })
-                    .arg(&entry)
+                    .arg(self.key(key, "chg"))
+                    .arg(if whole { "1" } else { "0" })
+                    .arg(state)
                     .arg(self.event_marker_secs())
-                    .arg(if whole { "1" } else { "0" });
+                    .arg(per_change.len());
+                for (message, has_event, entry, _) in &per_change {
+                    call.arg(message)
+                        .arg(if *has_event { "1" } else { "0" })
+                        .arg(entry);
+                }
                 let reply: Vec<Option<String>> = self.run(call.invoke_async(&mut conn)).await?;
                 let field = |i: usize| reply.get(i).cloned().flatten().unwrap_or_default();
                 let number = |i: usize| field(i).parse::<u64>().unwrap_or(0);
@@ -626,7 +643,7 @@ impl Backplane for RedisBackplane {
                             (number(1), number(2), number(3));
                         let due = log_bytes > snapshot_bytes.max(MIN_LOG_BYTES)
                             || log_entries >= MAX_LOG_ENTRIES;
-                        self.set_logging(&lease.key, !due);
+                        self.set_logging(key, !due);
                         Ok(Committed::Done)
                     }
                     Some("whole") if !whole => {
@@ -634,26 +651,27 @@ impl Backplane for RedisBackplane {
                         continue;
                     }
                     Some("fenced") => {
-                        self.set_logging(&lease.key, false);
+                        self.set_logging(key, false);
                         Err(BackplaneError::Fenced {
-                            key: lease.key.clone(),
+                            key: key.clone(),
                             epoch: lease.epoch,
                         })
                     }
                     Some("dup") => Ok(Committed::Duplicate {
-                        version: field(1).parse().unwrap_or(commit.version),
+                        index: number(1) as usize,
+                        version: field(2).parse().unwrap_or(commit.version),
                     }),
                     Some("order") => Err(BackplaneError::OutOfOrder {
-                        key: lease.key.clone(),
+                        key: key.clone(),
                         version: commit.version,
                         stored: number(1),
                     }),
                     Some("corrupt") => Err(Self::corrupt(
-                        &lease.key,
+                        key,
                         format!("the stored version {:?} is not a number", field(1)),
                     )),
                     _ => Err(Self::corrupt(
-                        &lease.key,
+                        key,
                         format!("unexpected answer to commit: {reply:?}"),
                     )),
                 };
@@ -676,10 +694,11 @@ impl Backplane for RedisBackplane {
     fn forward<'a>(
         &'a self,
         topic: &'a str,
-        request: Request,
+        requests: Vec<Request>,
     ) -> BoxFuture<'a, Result<(), BackplaneError>> {
         boxed(async move {
-            let message = serde_json::to_string(&request).map_err(unavailable)?;
+            // one message: an array of requests
+            let message = serde_json::to_string(&requests).map_err(unavailable)?;
             let mut conn = self.conn.clone();
             let mut call = self.scripts.forward.prepare_invoke();
             call.key(self.key(topic, "lease"))

@@ -36,43 +36,58 @@ end
 return 0
 "#;
 
-/// `KEYS`: lease, state, event marker, change log. `ARGV`: lease value, version, whole
-/// state json (or empty), epoch, channel, message, has event ('1'), log entry, event
-/// marker seconds, whole ('1': store the state and start a new log).
+/// Commit `K` changes, all or none. `KEYS`: lease, state, change log, then one event
+/// marker per change. `ARGV`: lease value, first version, epoch, channel, whole ('1': store
+/// the state and start a new log), whole state json (or empty), event marker seconds, `K`,
+/// then for each change: message, has event ('1'), log entry.
 ///
 /// The state hash holds the snapshot (`json` at `version`), the last committed version
 /// (`head`), its `epoch`, and the size of the log since the snapshot (`logbytes`, `logn`);
 /// the log holds `"VERSION PATCH"` for each version after the snapshot.
 ///
-/// → `{"ok", logbytes, logn, snapshot bytes}`, `{"fenced"}`, `{"dup", version}`,
+/// → `{"ok", logbytes, logn, snapshot bytes}`, `{"fenced"}`, `{"dup", index, version}`,
 /// `{"order", head}`, `{"corrupt", head}`, or `{"whole"}` (no state stored yet: send it).
 pub(crate) const COMMIT: &str = r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'fenced'} end
-if ARGV[7] == '1' then
-  local seen = redis.call('GET', KEYS[3])
-  if seen then return {'dup', seen} end
+local k = tonumber(ARGV[8])
+for i = 1, k do
+  if ARGV[8 + 3 * i - 1] == '1' then
+    local seen = redis.call('GET', KEYS[3 + i])
+    if seen then return {'dup', tostring(i - 1), seen} end
+  end
 end
+local first = tonumber(ARGV[2])
+local last = first + k - 1
 local st = redis.call('HMGET', KEYS[2], 'head', 'version')
 local head = st[1] or st[2]
 if head then
   local n = tonumber(head)
   if not n then return {'corrupt', head} end
-  if n + 1 ~= tonumber(ARGV[2]) then return {'order', head} end
+  if n + 1 ~= first then return {'order', head} end
 end
 local logbytes, logn = 0, 0
-if ARGV[10] == '1' then
-  redis.call('DEL', KEYS[4])
-  redis.call('HSET', KEYS[2], 'json', ARGV[3], 'version', ARGV[2], 'head', ARGV[2],
-    'epoch', ARGV[4], 'logbytes', 0, 'logn', 0)
+if ARGV[5] == '1' then
+  redis.call('DEL', KEYS[3])
+  redis.call('HSET', KEYS[2], 'json', ARGV[6], 'version', last, 'head', last,
+    'epoch', ARGV[3], 'logbytes', 0, 'logn', 0)
 else
   if not head then return {'whole'} end
-  redis.call('RPUSH', KEYS[4], ARGV[8])
-  logbytes = redis.call('HINCRBY', KEYS[2], 'logbytes', string.len(ARGV[8]))
-  logn = redis.call('HINCRBY', KEYS[2], 'logn', 1)
-  redis.call('HSET', KEYS[2], 'head', ARGV[2], 'epoch', ARGV[4])
+  local bytes = 0
+  for i = 1, k do
+    local entry = ARGV[8 + 3 * i]
+    redis.call('RPUSH', KEYS[3], entry)
+    bytes = bytes + string.len(entry)
+  end
+  logbytes = redis.call('HINCRBY', KEYS[2], 'logbytes', bytes)
+  logn = redis.call('HINCRBY', KEYS[2], 'logn', k)
+  redis.call('HSET', KEYS[2], 'head', last, 'epoch', ARGV[3])
 end
-if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[9]) end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+for i = 1, k do
+  if ARGV[8 + 3 * i - 1] == '1' then
+    redis.call('SET', KEYS[3 + i], tostring(first + i - 1), 'EX', ARGV[7])
+  end
+  redis.call('PUBLISH', ARGV[4], ARGV[8 + 3 * i - 2])
+end
 return {'ok', tostring(logbytes), tostring(logn), tostring(redis.call('HSTRLEN', KEYS[2], 'json'))}
 "#;
 

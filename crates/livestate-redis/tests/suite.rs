@@ -139,23 +139,22 @@ async fn commits_store_patches_and_snapshots_now_and_then() -> anyhow::Result<()
     let lease = bp.acquire(key).await?.lease;
     // a state of about 200 KiB
     let mut state = json!({"n": 0, "blob": "x".repeat(200 * 1024)});
-    fn commit<'a>(
-        version: u64,
-        state: &'a serde_json::Value,
-        patch: &'a [PatchOp],
-        whole: bool,
-    ) -> Commit<'a> {
-        Commit {
-            version,
-            state,
-            whole,
-            patch,
-            reset: false,
-            event: None,
-            origin: None,
-        }
+    macro_rules! commit {
+        ($version:expr, $state:expr, $patch:expr, $whole:expr) => {
+            Commit {
+                version: $version,
+                state: $state,
+                whole: $whole,
+                changes: &[livestate_core::backplane::Staged {
+                    patch: $patch,
+                    reset: false,
+                    event: None,
+                    origin: None,
+                }],
+            }
+        };
     }
-    bp.commit(&lease, commit(0, &state, &[], true)).await?;
+    bp.commit(&lease, commit!(0, &state, &[], true)).await?;
     let field = |f: &'static str| {
         let redis = &redis;
         async move {
@@ -180,7 +179,7 @@ async fn commits_store_patches_and_snapshots_now_and_then() -> anyhow::Result<()
             path: "/n".into(),
             value: json!(v),
         }];
-        bp.commit(&lease, commit(v, &state, &patch, false)).await?;
+        bp.commit(&lease, commit!(v, &state, &patch, false)).await?;
         let len = llen().await?;
         if len < last_len {
             snapshots += 1;
@@ -221,7 +220,7 @@ async fn commits_store_patches_and_snapshots_now_and_then() -> anyhow::Result<()
     );
     // the authority stores its whole state again: the log starts over, loading works
     state["n"] = json!(6001);
-    bp.commit(&lease, commit(6001, &state, &[], true)).await?;
+    bp.commit(&lease, commit!(6001, &state, &[], true)).await?;
     assert_eq!(llen().await?, 0);
     let loaded = bp.load(key).await?.expect("a state");
     assert_eq!((loaded.version, &loaded.state), (6001, &state));

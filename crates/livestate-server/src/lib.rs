@@ -119,6 +119,14 @@ pub async fn serve(
     let stopping = endpoint.clone();
     let grace = endpoint.grace();
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<usize>();
+    // Small frames go out at once: with Nagle's algorithm a frame written while the last
+    // one is unacknowledged waits for the client's delayed ACK (40 ms on Linux).
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             signal.await;

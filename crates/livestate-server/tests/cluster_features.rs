@@ -307,3 +307,69 @@ fn an_unreachable_redis_stops_the_node_at_start_up_naming_the_url() {
         assert!(stderr.contains(url), "{url}: {stderr}");
     }
 }
+
+/// Clients on every node send many events without waiting for replies: each client's
+/// events apply in the order it sent them (the authority takes waiting events together,
+/// and a follower forwards them together, without reordering), every one is acknowledged,
+/// and every node ends with the same log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_sent_without_waiting_keep_their_order_across_nodes() -> Result<()> {
+    const EACH: usize = 200;
+    let cluster = cluster().await?;
+    let topic = "doc:order";
+    let mut clients = Vec::new();
+    for node in 0..3 {
+        let mut c = Client::connect(&cluster.urls[node]).await?;
+        let jr = c.join(topic, json!({})).await?;
+        c.recv_until(|f| f.event == "state:change").await?;
+        clients.push((c, jr));
+    }
+    let (c0, jr0) = &mut clients[0];
+    let r = c0
+        .push_event(jr0, topic, "put", json!({"path": "/log", "value": []}))
+        .await?;
+    assert_eq!(reply_status(&c0.reply_to(&r).await?).0, "ok");
+    let mut tasks = Vec::new();
+    for (node, (mut c, jr)) in clients.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let mut refs = Vec::new();
+            for k in 0..EACH {
+                let value = format!("n{node}-{k}");
+                refs.push(
+                    c.push_event(&jr, topic, "put", json!({"path": "/log/-", "value": value}))
+                        .await?,
+                );
+            }
+            for r in refs {
+                let reply = c.reply_to(&r).await?;
+                anyhow::ensure!(reply_status(&reply).0 == "ok", "{reply:?}");
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let log = cluster.stored(topic).await?.0["log"].clone();
+    let log: Vec<String> = serde_json::from_value(log)?;
+    assert_eq!(log.len(), 3 * EACH);
+    for node in 0..3 {
+        let mine: Vec<usize> = log
+            .iter()
+            .filter_map(|e| e.strip_prefix(&format!("n{node}-")))
+            .map(|k| k.parse().unwrap())
+            .collect();
+        assert_eq!(
+            mine,
+            (0..EACH).collect::<Vec<_>>(),
+            "node {node}'s client's order"
+        );
+    }
+    for node in 0..3 {
+        let got = http::get(cluster.addr(node), &format!("/api/state/{topic}"))
+            .await?
+            .json()?;
+        assert_eq!(got["state"]["log"].as_array().map(Vec::len), Some(3 * EACH));
+    }
+    Ok(())
+}

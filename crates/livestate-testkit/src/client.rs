@@ -66,7 +66,7 @@ impl Client {
                 value.parse()?,
             );
         }
-        let (ws, response) = tokio_tungstenite::connect_async(request)
+        let (ws, response) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
             .with_context(|| format!("connecting to {url}"))?;
         let protocol = response

@@ -21,10 +21,10 @@ use anyhow::{Context, Result, anyhow, ensure};
 use futures_util::future::BoxFuture;
 use livestate_core::backplane::{
     Answer, Backplane, BackplaneError, Commit, Committed, EventId, PresenceEntry, Published,
-    Request, RequestBody,
+    Request, RequestBody, Staged,
 };
 use livestate_protocol::PatchOp;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -44,6 +44,9 @@ pub async fn run_all(nodes: &Nodes) -> Result<()> {
     many_changes_load_back_exactly(nodes)
         .await
         .context("many changes")?;
+    a_group_of_changes_commits_in_order_or_not_at_all(nodes)
+        .await
+        .context("groups")?;
     an_event_applies_at_most_once(nodes)
         .await
         .context("at most once")?;
@@ -59,21 +62,22 @@ pub async fn run_all(nodes: &Nodes) -> Result<()> {
     Ok(())
 }
 
-fn commit<'a>(
-    version: u64,
-    state: &'a Value,
-    patch: &'a [PatchOp],
-    event: Option<&'a EventId>,
-) -> Commit<'a> {
-    Commit {
-        version,
-        state,
-        whole: version == 0,
-        patch,
-        reset: false,
-        event,
-        origin: None,
-    }
+/// One change to commit: `commit!(version, state, patch, event)` (a key's first commit,
+/// version 0, stores the whole state).
+macro_rules! commit {
+    ($version:expr, $state:expr, $patch:expr, $event:expr) => {
+        Commit {
+            version: $version,
+            state: $state,
+            whole: $version == 0,
+            changes: &[Staged {
+                patch: $patch,
+                reset: false,
+                event: $event,
+                origin: None,
+            }],
+        }
+    };
 }
 
 async fn next<T>(rx: &mut mpsc::Receiver<T>, what: &str) -> Result<T> {
@@ -110,7 +114,7 @@ pub async fn a_lost_lease_cannot_commit(nodes: &Nodes) -> Result<()> {
     let fresh = b.acquire(key).await?;
     ensure!(fresh.lease.epoch > stale.lease.epoch);
     let state = json!({"by": "stale"});
-    match a.commit(&stale.lease, commit(0, &state, &[], None)).await {
+    match a.commit(&stale.lease, commit!(0, &state, &[], None)).await {
         Err(BackplaneError::Fenced { .. }) => {}
         other => return Err(anyhow!("a stale authority committed: {other:?}")),
     }
@@ -119,7 +123,8 @@ pub async fn a_lost_lease_cannot_commit(nodes: &Nodes) -> Result<()> {
         Err(BackplaneError::Fenced { .. })
     ));
     let state = json!({"by": "fresh"});
-    b.commit(&fresh.lease, commit(0, &state, &[], None)).await?;
+    b.commit(&fresh.lease, commit!(0, &state, &[], None))
+        .await?;
     let stored = b.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
     ensure!(stored.state == json!({"by": "fresh"}), "{:?}", stored.state);
     b.release(&fresh.lease, true).await?;
@@ -133,16 +138,16 @@ pub async fn commits_follow_versions_and_are_published_in_order(nodes: &Nodes) -
     let mut changes = b.subscribe(key).await?;
     let lease = a.acquire(key).await?.lease;
     let mut state = json!({"n": 0});
-    a.commit(&lease, commit(0, &state, &[], None)).await?;
+    a.commit(&lease, commit!(0, &state, &[], None)).await?;
     for n in 1..=20u64 {
         state = json!({"n": n});
         let patch = [PatchOp::Replace {
             path: "/n".into(),
             value: json!(n),
         }];
-        a.commit(&lease, commit(n, &state, &patch, None)).await?;
+        a.commit(&lease, commit!(n, &state, &patch, None)).await?;
     }
-    match a.commit(&lease, commit(25, &state, &[], None)).await {
+    match a.commit(&lease, commit!(25, &state, &[], None)).await {
         Err(BackplaneError::OutOfOrder { stored, .. }) => ensure!(stored == 20),
         other => return Err(anyhow!("an out-of-order commit was taken: {other:?}")),
     }
@@ -190,7 +195,7 @@ pub async fn many_changes_load_back_exactly(nodes: &Nodes) -> Result<()> {
     }
     doc.take_changes();
     doc.settle();
-    a.commit(&lease, commit(0, doc.value(), &[], None)).await?;
+    a.commit(&lease, commit!(0, doc.value(), &[], None)).await?;
     let mut version = 0;
     let step = |doc: &mut livestate_core::Doc, i: u64| -> Result<Vec<PatchOp>> {
         doc.increment("/n", 1)?;
@@ -212,7 +217,7 @@ pub async fn many_changes_load_back_exactly(nodes: &Nodes) -> Result<()> {
         }
         let patch = step(&mut doc, i)?;
         version += 1;
-        a.commit(&lease, commit(version, doc.value(), &patch, None))
+        a.commit(&lease, commit!(version, doc.value(), &patch, None))
             .await?;
         if i % 750 == 0 {
             let stored = b.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
@@ -237,7 +242,7 @@ pub async fn many_changes_load_back_exactly(nodes: &Nodes) -> Result<()> {
     for i in 3001..=3100u64 {
         let patch = step(&mut doc, i)?;
         version += 1;
-        b.commit(&taken.lease, commit(version, doc.value(), &patch, None))
+        b.commit(&taken.lease, commit!(version, doc.value(), &patch, None))
             .await?;
     }
     let stored = a.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
@@ -254,21 +259,165 @@ pub async fn an_event_applies_at_most_once(nodes: &Nodes) -> Result<()> {
     let lease = a.acquire(key).await?.lease;
     let event = EventId("suite/1/1".into());
     let state = json!({"n": 0});
-    a.commit(&lease, commit(0, &state, &[], None)).await?;
+    a.commit(&lease, commit!(0, &state, &[], None)).await?;
     let state = json!({"n": 1});
     ensure!(
-        a.commit(&lease, commit(1, &state, &[], Some(&event)))
+        a.commit(&lease, commit!(1, &state, &replace_n(1), Some(&event)))
             .await?
             == Committed::Done
     );
     let state = json!({"n": 2});
     let again = a
-        .commit(&lease, commit(2, &state, &[], Some(&event)))
+        .commit(&lease, commit!(2, &state, &[], Some(&event)))
         .await?;
-    ensure!(again == Committed::Duplicate { version: 1 }, "{again:?}");
+    ensure!(
+        again
+            == Committed::Duplicate {
+                index: 0,
+                version: 1
+            },
+        "{again:?}"
+    );
     let stored = a.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
     ensure!(stored.version == 1, "{stored:?}");
+    // in a group, one duplicate keeps the whole group out
+    let other = EventId("suite/1/2".into());
+    let (p2, p3) = (replace_n(2), replace_n(3));
+    let staged = [
+        Staged {
+            patch: &p2,
+            reset: false,
+            event: Some(&other),
+            origin: None,
+        },
+        Staged {
+            patch: &p3,
+            reset: false,
+            event: Some(&event),
+            origin: None,
+        },
+    ];
+    let state = json!({"n": 3});
+    let group = Commit {
+        version: 2,
+        state: &state,
+        whole: false,
+        changes: &staged,
+    };
+    let got = a.commit(&lease, group).await?;
+    ensure!(
+        got == Committed::Duplicate {
+            index: 1,
+            version: 1
+        },
+        "{got:?}"
+    );
+    let stored = a.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
+    ensure!(
+        stored.version == 1 && stored.state == json!({"n": 1}),
+        "{stored:?}"
+    );
+    // the group's other event was not marked committed: it commits on its own
+    let state = json!({"n": 2});
+    ensure!(
+        a.commit(&lease, commit!(2, &state, &p2, Some(&other)))
+            .await?
+            == Committed::Done
+    );
     a.release(&lease, true).await?;
+    Ok(())
+}
+
+/// `[{"op": "replace", "path": "/n", "value": n}]`
+fn replace_n(n: u64) -> Vec<PatchOp> {
+    vec![PatchOp::Replace {
+        path: "/n".into(),
+        value: json!(n),
+    }]
+}
+
+/// Changes committed together are stored and published in order, each at its version,
+/// all or none: a group that does not follow the stored version commits nothing.
+pub async fn a_group_of_changes_commits_in_order_or_not_at_all(nodes: &Nodes) -> Result<()> {
+    let (a, b) = (nodes("group-a").await, nodes("group-b").await);
+    let key = "suite:group";
+    let mut changes = b.subscribe(key).await?;
+    let lease = a.acquire(key).await?.lease;
+    let state = json!({"n": 0});
+    a.commit(&lease, commit!(0, &state, &[], None)).await?;
+    let patches: Vec<Vec<PatchOp>> = (1..=5).map(replace_n).collect();
+    let ids: Vec<EventId> = (1..=5).map(|i| EventId(format!("group/1/{i}"))).collect();
+    let staged: Vec<Staged<'_>> = patches
+        .iter()
+        .zip(&ids)
+        .map(|(patch, id)| Staged {
+            patch,
+            reset: false,
+            event: Some(id),
+            origin: None,
+        })
+        .collect();
+    let state = json!({"n": 5});
+    // out of order: nothing of it is stored or published
+    let early = Commit {
+        version: 2,
+        state: &state,
+        whole: false,
+        changes: &staged,
+    };
+    ensure!(matches!(
+        a.commit(&lease, early).await,
+        Err(BackplaneError::OutOfOrder { stored: 0, .. })
+    ));
+    let group = Commit {
+        version: 1,
+        state: &state,
+        whole: false,
+        changes: &staged,
+    };
+    ensure!(a.commit(&lease, group).await? == Committed::Done);
+    let mut seen = Vec::new();
+    while seen.len() < 6 {
+        if let Published::Change(c) = next(&mut changes, "change").await? {
+            if c.version > 0 {
+                ensure!(c.patch == replace_n(c.version), "{c:?}");
+            }
+            seen.push(c.version);
+        }
+    }
+    ensure!(seen == vec![0, 1, 2, 3, 4, 5], "{seen:?}");
+    let stored = b.load(key).await?.ok_or_else(|| anyhow!("no state"))?;
+    ensure!(
+        stored.version == 5 && stored.state == json!({"n": 5}),
+        "{stored:?}"
+    );
+    // every event of the group was committed, at its own version
+    let state = json!({"n": 6});
+    let again = a
+        .commit(&lease, commit!(6, &state, &replace_n(6), Some(&ids[2])))
+        .await?;
+    ensure!(
+        again
+            == Committed::Duplicate {
+                index: 0,
+                version: 3
+            },
+        "{again:?}"
+    );
+    // a stale lease commits no group either
+    a.release(&lease, false).await?;
+    let fresh = b.acquire(key).await?.lease;
+    let late = Commit {
+        version: 6,
+        state: &state,
+        whole: false,
+        changes: &staged[..1],
+    };
+    ensure!(matches!(
+        a.commit(&lease, late).await,
+        Err(BackplaneError::Fenced { .. })
+    ));
+    b.release(&fresh, true).await?;
     Ok(())
 }
 
@@ -288,9 +437,10 @@ pub async fn requests_reach_the_authority_and_answers_their_node(nodes: &Nodes) 
             socket: Default::default(),
             assigns: Default::default(),
         },
+        retry: false,
     };
     ensure!(matches!(
-        b.forward(key, request.clone()).await,
+        b.forward(key, vec![request.clone()]).await,
         Err(BackplaneError::NoAuthority(_))
     ));
     let lease = a.acquire(key).await?.lease;
@@ -298,9 +448,22 @@ pub async fn requests_reach_the_authority_and_answers_their_node(nodes: &Nodes) 
     let mut answers = b
         .take_answers()
         .ok_or_else(|| anyhow!("no answers stream"))?;
-    b.forward(key, request.clone()).await?;
+    b.forward(key, vec![request.clone()]).await?;
     let got = next(&mut requests, "request").await?;
     ensure!(got == request, "{got:?}");
+    // several in one message arrive in order
+    let group: Vec<Request> = (0..5)
+        .map(|i| Request {
+            id: EventId(format!("fwd-b/1/{}", 10 + i)),
+            retry: i % 2 == 1,
+            ..request.clone()
+        })
+        .collect();
+    b.forward(key, group.clone()).await?;
+    for want in &group {
+        let got = next(&mut requests, "request").await?;
+        ensure!(&got == want, "{got:?}");
+    }
     let answer = Answer {
         id: request.id.clone(),
         key: key.to_owned(),
@@ -310,7 +473,7 @@ pub async fn requests_reach_the_authority_and_answers_their_node(nodes: &Nodes) 
     ensure!(next(&mut answers, "answer").await? == answer);
     a.release(&lease, true).await?;
     ensure!(matches!(
-        b.forward(key, request).await,
+        b.forward(key, vec![request]).await,
         Err(BackplaneError::NoAuthority(_))
     ));
     Ok(())

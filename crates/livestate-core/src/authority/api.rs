@@ -91,7 +91,11 @@ impl<C: Channel> KeyAuthority<C> {
     ) {
         use crate::backplane::{ApiCall, RequestBody};
         let (call, edit) = match op {
-            ApiOp::Edit { needs, run } => {
+            ApiOp::Edit {
+                shipped: Some(call),
+                ..
+            } => (call, None),
+            ApiOp::Edit { needs, run, .. } => {
                 let Some(tracked) = self.state.as_ref() else {
                     let _ = done.send(Err(ApiError::UnknownKey(self.topic.to_string())));
                     return;

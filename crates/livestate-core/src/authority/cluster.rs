@@ -12,7 +12,7 @@
 
 use super::events::HandlerError;
 use super::*;
-use crate::backplane::{Answer, ApiCall, Change, Refusal, RequestBody};
+use crate::backplane::{Answer, ApiCall, Change, Refusal, RequestBody, Staged};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ pub(super) struct Cluster {
     /// The key's published changes and presence diffs.
     changes: Option<mpsc::Receiver<Published>>,
     /// Requests forwarded to this node while it leads.
-    requests: Option<mpsc::Receiver<Request>>,
+    pub(super) requests: Option<mpsc::Receiver<Request>>,
     /// This node's forwarded requests waiting for their outcome.
     pub(super) pending: HashMap<EventId, Pending>,
     /// Presence entries of other nodes.
@@ -51,6 +51,8 @@ pub(super) struct Pending {
     sent: Option<Instant>,
     /// An answer said it was committed at this version, before the change itself arrived.
     answered: Option<u64>,
+    /// When it was made, among this node's requests: resent ones go in this order.
+    order: u64,
 }
 
 /// Who waits for a forwarded request.
@@ -114,6 +116,28 @@ pub(super) async fn next_input(cluster: &mut Option<Cluster>) -> Input {
     }
 }
 
+/// A cluster input already waiting, if any: a forwarded request first, then a published
+/// message.
+pub(super) fn try_input(cluster: &mut Option<Cluster>) -> Option<Input> {
+    use tokio::sync::mpsc::error::TryRecvError;
+    let c = cluster.as_mut()?;
+    if let Some(rx) = c.requests.as_mut() {
+        match rx.try_recv() {
+            Ok(req) => return Some(Input::Request(Some(req))),
+            Err(TryRecvError::Disconnected) => return Some(Input::Request(None)),
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+    if let Some(rx) = c.changes.as_mut() {
+        match rx.try_recv() {
+            Ok(msg) => return Some(Input::Published(Some(msg))),
+            Err(TryRecvError::Disconnected) => return Some(Input::Published(None)),
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+    None
+}
+
 fn refusal(code: &str, message: impl Into<String>) -> Refusal {
     Refusal {
         code: code.to_owned(),
@@ -151,7 +175,7 @@ impl<C: Channel> KeyAuthority<C> {
         self.cluster.is_some() && self.lease.is_none()
     }
 
-    fn backplane(&self) -> Arc<dyn crate::backplane::Backplane> {
+    pub(super) fn backplane(&self) -> Arc<dyn crate::backplane::Backplane> {
         self.hub.inner.backplane.clone()
     }
 
@@ -227,11 +251,12 @@ impl<C: Channel> KeyAuthority<C> {
             self.commit_initial().await;
         }
         // what waited for a leader is this task's to do now
-        let mine: Vec<EventId> = self
-            .cluster
-            .as_ref()
-            .map(|c| c.pending.keys().cloned().collect())
-            .unwrap_or_default();
+        let mine: Vec<EventId> = self.in_order(
+            self.cluster
+                .as_ref()
+                .map(|c| c.pending.keys().cloned().collect())
+                .unwrap_or_default(),
+        );
         for id in mine {
             let request = self
                 .cluster
@@ -265,14 +290,17 @@ impl<C: Channel> KeyAuthority<C> {
             return;
         };
         let state = tracked.json();
-        let commit = Commit {
-            version: self.version,
-            state: &state,
-            whole: true,
+        let staged = [Staged {
             patch: &[],
             reset: false,
             event: None,
             origin: None,
+        }];
+        let commit = Commit {
+            version: self.version,
+            state: &state,
+            whole: true,
+            changes: &staged,
         };
         match self.hub.inner.backplane.commit(lease, commit).await {
             Ok(_) | Err(BackplaneError::OutOfOrder { .. }) => {}
@@ -460,7 +488,7 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// A change this node's subscriber asked for: reply events to it first, then the patch
     /// to everyone, then its acknowledgement.
-    fn complete_change(
+    pub(super) fn complete_change(
         &mut self,
         origin: &Origin,
         pending: Pending,
@@ -508,6 +536,11 @@ impl<C: Channel> KeyAuthority<C> {
                 self.finish(p.waiter, Outcome::Done(v), None);
             }
         }
+    }
+
+    /// Answer a waiter with a refusal.
+    pub(super) fn finish_refused(&mut self, waiter: Waiter, refusal: Refusal) {
+        self.finish(waiter, Outcome::Refused(refusal), None);
     }
 
     /// Answer a waiter with an outcome (`wire`: the wire version, when known).
@@ -579,58 +612,86 @@ impl<C: Channel> KeyAuthority<C> {
         }
     }
 
-    /// A new id for a request of this node.
-    fn next_event_id(&self) -> EventId {
-        EventId(format!(
-            "{}/{}/{}",
-            self.node,
-            self.hub.inner.instance,
-            self.hub.next_id()
-        ))
+    /// A new id for a request of this node, and its place in the node's order.
+    fn next_event_id(&self) -> (EventId, u64) {
+        let n = self.hub.next_id();
+        let id = EventId(format!("{}/{}/{n}", self.node, self.hub.inner.instance));
+        (id, n)
+    }
+
+    /// Pending requests' ids in the order they were made.
+    fn in_order(&self, mut ids: Vec<EventId>) -> Vec<EventId> {
+        if let Some(c) = &self.cluster {
+            ids.sort_by_key(|id| c.pending.get(id).map_or(0, |p| p.order));
+        }
+        ids
     }
 
     /// Forward a request to the key's leader (or lead, if nobody does) and keep it pending.
     pub(super) async fn forward(&mut self, body: RequestBody, waiter: Waiter) {
-        let id = self.next_event_id();
-        let request = Request {
-            id: id.clone(),
-            from: self.node.clone(),
-            body,
-        };
-        let deadline = Instant::now() + self.backplane().forward_timeout();
-        if let Some(c) = self.cluster.as_mut() {
-            c.pending.insert(
-                id.clone(),
-                Pending {
-                    request,
-                    waiter,
-                    deadline,
-                    sent: None,
-                    answered: None,
-                },
-            );
-        }
-        self.send_pending(&id).await;
+        self.forward_all(vec![(body, waiter)]).await;
     }
 
-    /// Send a pending request to the leader; with no leader, lead.
-    async fn send_pending(&mut self, id: &EventId) {
-        let Some(request) = self
-            .cluster
-            .as_ref()
-            .and_then(|c| c.pending.get(id))
-            .map(|p| p.request.clone())
-        else {
-            return;
+    /// Forward requests to the key's leader, in order, as one message (or lead, if nobody
+    /// does), and keep them pending.
+    pub(super) async fn forward_all(&mut self, items: Vec<(RequestBody, Waiter)>) {
+        let deadline = Instant::now() + self.backplane().forward_timeout();
+        let mut ids = Vec::with_capacity(items.len());
+        for (body, waiter) in items {
+            let (id, order) = self.next_event_id();
+            let request = Request {
+                id: id.clone(),
+                from: self.node.clone(),
+                body,
+                retry: false,
+            };
+            if let Some(c) = self.cluster.as_mut() {
+                c.pending.insert(
+                    id.clone(),
+                    Pending {
+                        request,
+                        waiter,
+                        deadline,
+                        sent: None,
+                        answered: None,
+                        order,
+                    },
+                );
+            }
+            ids.push(id);
+        }
+        self.send_pending(&ids).await;
+    }
+
+    /// Send pending requests to the leader, in order, as one message; with no leader, lead.
+    async fn send_pending(&mut self, ids: &[EventId]) {
+        let requests: Vec<Request> = match &self.cluster {
+            Some(c) => ids
+                .iter()
+                .filter_map(|id| c.pending.get(id).map(|p| p.request.clone()))
+                .collect(),
+            None => return,
         };
-        if self.leads_cluster() {
-            self.execute(Some(request)).await;
+        if requests.is_empty() {
             return;
         }
-        match self.backplane().forward(&self.topic, request).await {
+        if self.leads_cluster() {
+            for request in requests {
+                self.execute(Some(request)).await;
+            }
+            return;
+        }
+        match self.backplane().forward(&self.topic, requests).await {
             Ok(()) => {
-                if let Some(p) = self.cluster.as_mut().and_then(|c| c.pending.get_mut(id)) {
-                    p.sent = Some(Instant::now());
+                let now = Instant::now();
+                if let Some(c) = self.cluster.as_mut() {
+                    for id in ids {
+                        if let Some(p) = c.pending.get_mut(id) {
+                            p.sent = Some(now);
+                            // from now on it may have been committed: a resend is a retry
+                            p.request.retry = true;
+                        }
+                    }
                 }
             }
             Err(BackplaneError::NoAuthority(_)) => {
@@ -639,20 +700,31 @@ impl<C: Channel> KeyAuthority<C> {
                 self.try_lead().await;
             }
             Err(e) => {
-                if let Some(p) = self.cluster.as_mut().and_then(|c| c.pending.remove(id)) {
-                    self.finish(
-                        p.waiter,
-                        Outcome::Refused(refusal("unavailable", e.to_string())),
-                        None,
-                    );
+                for id in ids {
+                    if let Some(p) = self.cluster.as_mut().and_then(|c| c.pending.remove(id)) {
+                        self.finish(
+                            p.waiter,
+                            Outcome::Refused(refusal("unavailable", e.to_string())),
+                            None,
+                        );
+                    }
                 }
             }
         }
     }
 
+    /// A request forwarded to this leader: a first-attempt event runs in a group with the
+    /// events waiting behind it; anything else runs alone.
+    pub(super) async fn on_request(&mut self, request: Request) -> Option<Exit> {
+        if self.leads_cluster() && self.state.is_some() && batch::groupable(&request) {
+            return self.run_group(batch::Queued::Forwarded(request)).await;
+        }
+        self.execute(Some(request)).await
+    }
+
     /// A leader runs a request (forwarded, or its own after taking the lease).
     pub(super) async fn execute(&mut self, request: Option<Request>) -> Option<Exit> {
-        let Request { id, from, body } = request?;
+        let Request { id, from, body, .. } = request?;
         let local = from == self.node;
         let (outcome, exit) = match body {
             RequestBody::Event {
@@ -770,9 +842,10 @@ impl<C: Channel> KeyAuthority<C> {
             ApiCall::Patch { deletes: true, .. } => Permissions::NONE
                 .with(Permission::Write)
                 .with(Permission::Delete),
-            ApiCall::Patch { .. } | ApiCall::Message(_) => {
+            ApiCall::Patch { .. } | ApiCall::Message(_) | ApiCall::Set { .. } => {
                 Permissions::NONE.with(Permission::Write)
             }
+            ApiCall::Remove { .. } => Permissions::NONE.with(Permission::Delete),
             ApiCall::Reset => Permissions::NONE.with(Permission::Reset),
             ApiCall::Init(_) | ApiCall::Rewrite => Permissions::NONE,
         };
@@ -809,6 +882,18 @@ impl<C: Channel> KeyAuthority<C> {
             ApiCall::Patch { ops, .. } => match self.state.as_mut() {
                 Some(tracked) => tracked
                     .edit(&mut |doc| doc.apply(&ops).map_err(ChannelError::from))
+                    .map_err(ApiError::from),
+                None => Err(ApiError::UnknownKey(self.topic.to_string())),
+            },
+            ApiCall::Set { path, value } => match self.state.as_mut() {
+                Some(tracked) => tracked
+                    .edit(&mut |doc| doc.set(&path, value.clone()).map_err(ChannelError::from))
+                    .map_err(ApiError::from),
+                None => Err(ApiError::UnknownKey(self.topic.to_string())),
+            },
+            ApiCall::Remove { path } => match self.state.as_mut() {
+                Some(tracked) => tracked
+                    .edit(&mut |doc| doc.remove(&path).map(drop).map_err(ChannelError::from))
                     .map_err(ApiError::from),
                 None => Err(ApiError::UnknownKey(self.topic.to_string())),
             },
@@ -952,6 +1037,14 @@ impl<C: Channel> KeyAuthority<C> {
         let timeout = self.backplane().forward_timeout();
         for id in late {
             if let Some(p) = self.cluster.as_mut().and_then(|c| c.pending.remove(&id)) {
+                tracing::warn!(
+                    topic = %self.topic,
+                    "a forwarded request ({}) got no outcome within {timeout:?} (sent: {}, answered: {:?}, replica at {})",
+                    id.0,
+                    p.sent.map_or("never".to_owned(), |at| format!("{:?} ago", now - at)),
+                    p.answered,
+                    self.version,
+                );
                 let message =
                     format!("the key's authority did not answer within {timeout:?}; try again");
                 self.finish(
@@ -961,10 +1054,11 @@ impl<C: Channel> KeyAuthority<C> {
                 );
             }
         }
-        for id in unsent {
-            self.recompute_edit(&id);
-            self.send_pending(&id).await;
+        let unsent = self.in_order(unsent);
+        for id in &unsent {
+            self.recompute_edit(id);
         }
+        self.send_pending(&unsent).await;
     }
 
     /// An edit refused for a moved-on version is computed again on the replica.

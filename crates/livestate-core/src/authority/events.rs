@@ -37,20 +37,26 @@ impl<C: Channel> KeyAuthority<C> {
             return None;
         }
         if self.follows() {
-            if let Err(reason) = self.check_event(&name, &payload) {
-                self.refuse_sub(sub, r#ref.as_deref(), slot, &reason);
-                return None;
-            }
-            let body = RequestBody::Event {
+            self.forward_group(EventRequest {
                 sub,
-                r#ref: r#ref.clone(),
+                r#ref,
                 name,
                 payload,
-                socket: (*ctx.socket).clone(),
-                assigns: (*ctx.assigns).clone(),
-            };
-            self.forward(body, Waiter::Event { sub, r#ref, slot }).await;
+                slot,
+            })
+            .await;
             return None;
+        }
+        if self.leads_cluster() {
+            return self
+                .run_group(batch::Queued::Local(EventRequest {
+                    sub,
+                    r#ref,
+                    name,
+                    payload,
+                    slot,
+                }))
+                .await;
         }
         let reply = match self.run_handler(&name, payload, &ctx).await {
             Ok(reply) => reply,
@@ -86,7 +92,7 @@ impl<C: Channel> KeyAuthority<C> {
     }
 
     /// What every node checks before running or forwarding an event.
-    fn check_event(&self, name: &str, payload: &Value) -> Result<(), String> {
+    pub(super) fn check_event(&self, name: &str, payload: &Value) -> Result<(), String> {
         if !payload.is_object() {
             return Err("payload must be a JSON object".to_owned());
         }
@@ -128,7 +134,8 @@ impl<C: Channel> KeyAuthority<C> {
                 HandlerError::Refused(format!("handler for {name:?} timed out after {timeout:?}"))
             }
         };
-        tracked.rollback();
+        // only this event's changes: others taken before it (in a group) stay
+        tracked.rollback_untaken();
         Err(failure)
     }
 

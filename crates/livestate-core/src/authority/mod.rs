@@ -43,6 +43,7 @@ use crate::acl::{Acl, Caller, Permission, Permissions};
 use crate::api::{ApiError, Change, Current, EditFn};
 use crate::backplane::{
     BackplaneError, Commit, Committed, EventId, Lease, Origin, PresenceEntry, Published, Request,
+    Staged,
 };
 use crate::channel::{
     Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Scope, Ttl,
@@ -63,6 +64,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
 mod api;
+mod batch;
 mod cluster;
 mod events;
 mod join;
@@ -102,8 +104,15 @@ pub(crate) struct ApiRequest {
 pub(crate) enum ApiOp {
     /// The whole state, or the value at a path.
     Get { path: Option<String> },
-    /// Change the state through a `Doc`; the caller needs `needs`.
-    Edit { needs: Permissions, run: EditFn },
+    /// Change the state through a `Doc`; the caller needs `needs`. `shipped`: the same
+    /// change as a call another node's authority runs on its own state (put, delete and
+    /// patch); without it (a closure), a follower computes the patch on its replica and
+    /// the authority takes it only at that version.
+    Edit {
+        needs: Permissions,
+        run: EditFn,
+        shipped: Option<crate::backplane::ApiCall>,
+    },
     /// Re-run `init` and replace the state with its result.
     Reset,
     /// Attach a Rust subscriber.
@@ -220,6 +229,8 @@ pub(crate) fn spawn<C: Channel>(
         node,
         cluster: None,
         presence_out: (Vec::new(), Vec::new()),
+        stashed_command: None,
+        stashed_request: None,
     };
     tokio::spawn(authority.run());
     handle
@@ -282,6 +293,10 @@ struct KeyAuthority<C: Channel> {
     cluster: Option<Cluster>,
     /// Local presence joins and leaves not yet shared with the cluster.
     presence_out: (Vec<PresenceEntry>, Vec<PresenceEntry>),
+    /// A command taken from the mailbox while gathering events, to handle next.
+    stashed_command: Option<Command>,
+    /// A forwarded request taken while gathering events, to run next.
+    stashed_request: Option<Request>,
 }
 
 /// How an authority's run ends.
@@ -311,45 +326,61 @@ impl<C: Channel> KeyAuthority<C> {
         // (below), or a loaded leader would starve its lease renewal and lose the key.
         let mut ticked = Instant::now();
         let mut resynced = Instant::now();
+        // After a command, the cluster's waiting input goes first: a mailbox that is never
+        // empty must not starve forwarded requests and published changes.
+        let mut cluster_turn = false;
         let exit = loop {
-            tokio::select! {
-                biased;
-                cmd = self.mailbox.recv() => match cmd {
-                    Some(cmd) => {
-                        if let Some(exit) = self.handle(cmd).await {
+            // what a group of events left waiting goes first, in its order
+            if let Some(cmd) = self.stashed_command.take() {
+                cluster_turn = true;
+                if let Some(exit) = self.handle(cmd).await {
+                    break exit;
+                }
+            } else if let Some(req) = self.stashed_request.take() {
+                if let Some(exit) = self.on_request(req).await {
+                    break exit;
+                }
+            } else if let Some(input) = cluster_turn
+                .then(|| cluster::try_input(&mut self.cluster))
+                .flatten()
+            {
+                cluster_turn = false;
+                if let Some(exit) = self.on_input(input).await {
+                    break exit;
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    cmd = self.mailbox.recv() => match cmd {
+                        Some(cmd) => {
+                            cluster_turn = true;
+                            if let Some(exit) = self.handle(cmd).await {
+                                break exit;
+                            }
+                        }
+                        None => break Exit::Expired,
+                    },
+                    input = cluster::next_input(&mut self.cluster), if self.cluster.is_some() => {
+                        if let Some(exit) = self.on_input(input).await {
                             break exit;
                         }
                     }
-                    None => break Exit::Expired,
-                },
-                input = cluster::next_input(&mut self.cluster), if self.cluster.is_some() => {
-                    let exit = match input {
-                        cluster::Input::Published(msg) => self.on_published(msg).await,
-                        cluster::Input::Request(None) => {
-                            // the queue ended: this node does not serve the key any more
-                            Some(Exit::LeaseLost)
+                    _ = cluster_tick.tick(), if self.cluster.is_some() => {
+                        ticked = Instant::now();
+                        if let Some(exit) = self.cluster_tick().await {
+                            break exit;
                         }
-                        cluster::Input::Request(req) => self.execute(req).await,
-                    };
-                    if let Some(exit) = exit {
-                        break exit;
                     }
-                }
-                _ = cluster_tick.tick(), if self.cluster.is_some() => {
-                    ticked = Instant::now();
-                    if let Some(exit) = self.cluster_tick().await {
-                        break exit;
+                    _ = resync.tick(), if self.lagging > 0 => {
+                        resynced = Instant::now();
+                        self.resync_lagging();
                     }
-                }
-                _ = resync.tick(), if self.lagging > 0 => {
-                    resynced = Instant::now();
-                    self.resync_lagging();
-                }
-                () = &mut expiry, if counting_down => {
-                    if self.still_idle().await {
-                        break Exit::Expired;
+                    () = &mut expiry, if counting_down => {
+                        if self.still_idle().await {
+                            break Exit::Expired;
+                        }
+                        counting_down = false;
                     }
-                    counting_down = false;
                 }
             }
             let now = Instant::now();
@@ -384,6 +415,16 @@ impl<C: Channel> KeyAuthority<C> {
             }
         };
         self.stop(exit).await;
+    }
+
+    /// A published message or a forwarded request.
+    async fn on_input(&mut self, input: cluster::Input) -> Option<Exit> {
+        match input {
+            cluster::Input::Published(msg) => self.on_published(msg).await,
+            // the queue ended: this node does not serve the key any more
+            cluster::Input::Request(None) => Some(Exit::LeaseLost),
+            cluster::Input::Request(Some(req)) => self.on_request(req).await,
+        }
     }
 
     async fn handle(&mut self, cmd: Command) -> Option<Exit> {
@@ -538,24 +579,44 @@ impl<C: Channel> KeyAuthority<C> {
                 return Err(CommitError::State(e));
             }
         };
-        let version = self.version + 1;
+        let staged = [Staged {
+            patch: &patch,
+            reset,
+            event,
+            origin,
+        }];
+        self.commit_taken(&staged, whole).await?;
+        self.version += 1;
+        Ok(patch)
+    }
+
+    /// Write changes already taken from the state (their patches, in order) to the
+    /// backplane under the lease (a cluster's leader), then settle them; on failure or a
+    /// duplicate, roll them all back. The caller moves the version on.
+    async fn commit_taken(
+        &mut self,
+        staged: &[Staged<'_>],
+        whole: bool,
+    ) -> Result<(), CommitError> {
+        let Some(tracked) = self.state.as_mut() else {
+            return Err(CommitError::State(StateError(
+                "the key has no state".into(),
+            )));
+        };
         if let Some(lease) = &self.lease {
             let committed = {
                 let state = tracked.json();
                 let commit = Commit {
-                    version,
+                    version: self.version + 1,
                     state: &state,
                     whole,
-                    patch: &patch,
-                    reset,
-                    event,
-                    origin,
+                    changes: staged,
                 };
                 self.hub.inner.backplane.commit(lease, commit).await
             };
             match committed {
                 Ok(Committed::Done) => {}
-                Ok(Committed::Duplicate { version }) => {
+                Ok(Committed::Duplicate { version, .. }) => {
                     tracked.rollback();
                     return Err(CommitError::Duplicate(version));
                 }
@@ -566,8 +627,7 @@ impl<C: Channel> KeyAuthority<C> {
             }
         }
         tracked.settle();
-        self.version = version;
-        Ok(patch)
+        Ok(())
     }
 
     /// Send a committed patch to every subscriber, encoded once, and its changes to every

@@ -64,7 +64,11 @@ impl Backplane for MemoryBackplane {
     ) -> BoxFuture<'a, Result<mpsc::Receiver<Published>, BackplaneError>> {
         standalone()
     }
-    fn forward<'a>(&'a self, _: &'a str, _: Request) -> BoxFuture<'a, Result<(), BackplaneError>> {
+    fn forward<'a>(
+        &'a self,
+        _: &'a str,
+        _: Vec<Request>,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
         standalone()
     }
     fn serve<'a>(
@@ -149,6 +153,8 @@ struct KeyRecord {
     /// Node → (subscribers, expiry).
     attached: HashMap<String, (usize, Instant)>,
     presence: Vec<PresenceEntry>,
+    /// Commits made (changes committed together count once).
+    commits: u64,
 }
 
 struct Subscriber {
@@ -239,6 +245,11 @@ impl MemoryCluster {
     /// The snapshot stored for `key` (for tests).
     pub fn snapshot(&self, key: &str) -> Option<Snapshot> {
         self.lock().keys.get(key).and_then(|r| r.snapshot.clone())
+    }
+
+    /// How many commits `key` had (changes committed together count once; for tests).
+    pub fn commits(&self, key: &str) -> u64 {
+        self.lock().keys.get(key).map_or(0, |r| r.commits)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -370,17 +381,21 @@ impl Backplane for MemoryNode {
                 if !holds(record, lease, now) {
                     return Err(fenced(lease));
                 }
-                if let Some(event) = commit.event {
-                    if let Some(version) = record.events.get(event) {
-                        return Ok(Committed::Duplicate { version: *version });
+                for (index, staged) in commit.changes.iter().enumerate() {
+                    if let Some(version) = staged.event.and_then(|e| record.events.get(e)) {
+                        return Ok(Committed::Duplicate {
+                            index,
+                            version: *version,
+                        });
                     }
                 }
+                let first_reset = commit.changes.first().is_some_and(|c| c.reset);
                 let stored = record.snapshot.as_ref().map(|s| s.version);
                 let follows = match stored {
                     None => commit.version == 0,
-                    Some(v) => commit.version == v + 1 || (commit.version == 0 && commit.reset),
+                    Some(v) => commit.version == v + 1 || (commit.version == 0 && first_reset),
                 };
-                if !follows {
+                if !follows || commit.changes.is_empty() {
                     return Err(BackplaneError::OutOfOrder {
                         key: lease.key.clone(),
                         version: commit.version,
@@ -389,19 +404,23 @@ impl Backplane for MemoryNode {
                 }
                 record.snapshot = Some(Snapshot {
                     state: commit.state.clone(),
-                    version: commit.version,
+                    version: commit.last_version(),
                     epoch: lease.epoch,
                 });
-                if let Some(event) = commit.event {
-                    record.events.insert(event.clone(), commit.version);
+                record.commits += 1;
+                for (i, staged) in commit.changes.iter().enumerate() {
+                    let version = commit.version + i as u64;
+                    if let Some(event) = staged.event {
+                        record.events.insert(event.clone(), version);
+                    }
+                    record.publish(&Published::Change(Arc::new(Change {
+                        epoch: lease.epoch,
+                        version,
+                        patch: staged.patch.to_vec(),
+                        reset: staged.reset,
+                        origin: staged.origin.cloned(),
+                    })));
                 }
-                record.publish(&Published::Change(Arc::new(Change {
-                    epoch: lease.epoch,
-                    version: commit.version,
-                    patch: commit.patch.to_vec(),
-                    reset: commit.reset,
-                    origin: commit.origin.cloned(),
-                })));
                 Ok(Committed::Done)
             })
         }))
@@ -432,7 +451,7 @@ impl Backplane for MemoryNode {
     fn forward<'a>(
         &'a self,
         key: &'a str,
-        request: Request,
+        requests: Vec<Request>,
     ) -> BoxFuture<'a, Result<(), BackplaneError>> {
         ready(self.alive().and_then(|()| {
             self.with(|store, now| {
@@ -446,15 +465,16 @@ impl Backplane for MemoryNode {
                 let Some((_, tx)) = server else {
                     return Err(BackplaneError::NoAuthority(key.to_owned()));
                 };
-                match tx.try_send(request) {
-                    Ok(()) => Ok(()),
-                    Err(mpsc::error::TrySendError::Full(_)) => Err(BackplaneError::Unavailable(
-                        format!("the authority of {key} is overloaded"),
-                    )),
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
-                        Err(BackplaneError::NoAuthority(key.to_owned()))
-                    }
+                // one message: all of it is queued, or none
+                let Ok(permits) = tx.try_reserve_many(requests.len()) else {
+                    return Err(BackplaneError::Unavailable(format!(
+                        "the authority of {key} is overloaded"
+                    )));
+                };
+                for (permit, request) in permits.zip(requests) {
+                    permit.send(request);
                 }
+                Ok(())
             })
         }))
     }

@@ -22,14 +22,16 @@
 //! - **Fencing.** A lease is held by one node at a time. After `acquire` returns epoch `e`,
 //!   no commit under another lease succeeds: a node that lost its lease (paused past its
 //!   expiry, say) can never overwrite what its successor committed.
-//! - **Atomic, ordered commits.** A commit of version `v` succeeds only under the current
-//!   lease, only right after version `v - 1` (or as a key's first commit, version 0), and
-//!   stores the change (the patch, or the whole state), the version, the event id and the
-//!   published change in one step; nothing of a refused commit is visible.
+//! - **Atomic, ordered commits.** A commit of versions `v..=w` succeeds only under the
+//!   current lease, only right after version `v - 1` (or as a key's first commit, version
+//!   0), and stores the changes (their patches, or the whole state), the versions, the
+//!   event ids and the published changes in one step; nothing of a refused commit is
+//!   visible.
 //! - **Durability of what was acknowledged.** A committed change is in the backend before
 //!   `commit` returns, so before any client sees it or is told it was applied.
-//! - **At most once per event.** A commit naming an event id already committed is refused
-//!   with [`Committed::Duplicate`], so a forwarded event that is retried applies once.
+//! - **At most once per event.** A commit naming an event id already committed commits
+//!   nothing and answers [`Committed::Duplicate`], so a forwarded event that is retried
+//!   applies once.
 //! - **Ordering per key.** Subscribers receive a key's [`Published::Change`]s in version
 //!   order. A subscriber that may have missed some (its connection dropped, it fell behind)
 //!   receives [`Published::Gap`] and reloads the snapshot; a change whose version is not the
@@ -101,27 +103,46 @@ pub struct Origin {
     pub events: Vec<(String, Value)>,
 }
 
-/// One change to commit.
+/// One change among those committed together.
 #[derive(Debug, Clone, Copy)]
-pub struct Commit<'a> {
-    /// The version this change produces (the previous one plus one; 0 for the first).
-    pub version: u64,
-    /// The state after the change. A backend may store only the patch most of the time
-    /// and the whole state now and then (so a commit costs what the change weighs, not
-    /// what the state weighs); loading gives the state at the last committed version.
-    pub state: &'a Value,
-    /// Store the whole state with this commit: a key's first commit, or a rewrite of data
-    /// found corrupt.
-    pub whole: bool,
+pub struct Staged<'a> {
     /// The patch from the previous version's state to this one.
     pub patch: &'a [PatchOp],
     /// Whether the change is a reset (subscribers of the server API see a `reset`).
     pub reset: bool,
-    /// The event or call it comes from, for at-most-once: a commit with an id already
-    /// committed is refused with [`Committed::Duplicate`].
+    /// The event or call it comes from, for at-most-once: a commit naming an id already
+    /// committed commits nothing and answers [`Committed::Duplicate`].
     pub event: Option<&'a EventId>,
     /// Where the event came from, when it was forwarded or when its sender wants a reply.
     pub origin: Option<&'a Origin>,
+}
+
+/// Changes to commit together, in order: all of them, or none.
+///
+/// An authority with several events waiting runs their handlers one after another and
+/// commits their changes in one step, so a key's throughput is not one round trip to the
+/// backend per change.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// The version the first change produces (the previous one plus one; 0 for a key's
+    /// first commit); each further change produces the next.
+    pub version: u64,
+    /// The state after the last change. A backend may store only the patches most of the
+    /// time and the whole state now and then (so a commit costs what the changes weigh,
+    /// not what the state weighs); loading gives the state at the last committed version.
+    pub state: &'a Value,
+    /// Store the whole state with this commit: a key's first commit, or a rewrite of data
+    /// found corrupt.
+    pub whole: bool,
+    /// The changes, in order; at least one.
+    pub changes: &'a [Staged<'a>],
+}
+
+impl Commit<'_> {
+    /// The version the last change produces.
+    pub fn last_version(&self) -> u64 {
+        self.version + self.changes.len().saturating_sub(1) as u64
+    }
 }
 
 /// What came of a commit.
@@ -129,9 +150,12 @@ pub struct Commit<'a> {
 pub enum Committed {
     /// Committed and published.
     Done,
-    /// The event was committed before (at this version); nothing was done.
+    /// The event of one of the changes was committed before (at this version); nothing
+    /// was committed.
     Duplicate {
-        /// The version it was committed at.
+        /// Which change (its index in [`Commit::changes`]).
+        index: usize,
+        /// The version its event was committed at.
         version: u64,
     },
 }
@@ -189,6 +213,10 @@ pub struct Request {
     pub from: String,
     /// What is asked.
     pub body: RequestBody,
+    /// Sent before: it may have been committed already, so the authority runs it alone
+    /// (a commit that finds it a duplicate answers with the version it was committed at).
+    #[serde(default)]
+    pub retry: bool,
 }
 
 /// What a forwarded request asks.
@@ -229,6 +257,18 @@ pub enum ApiCall {
         expect: Option<u64>,
         /// Whether the ops need delete (else write).
         deletes: bool,
+    },
+    /// Set the value at a path (add or replace, as [`crate::Doc::set`]).
+    Set {
+        /// The JSON Pointer.
+        path: String,
+        /// The value.
+        value: Value,
+    },
+    /// Remove the value at a path.
+    Remove {
+        /// The JSON Pointer.
+        path: String,
     },
     /// Re-run `init`.
     Reset,
@@ -345,7 +385,8 @@ pub trait Backplane: Send + Sync + 'static {
     /// The key's last committed state.
     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Snapshot>, BackplaneError>>;
 
-    /// Commit one change under `lease` and publish it to the key's subscribers, atomically.
+    /// Commit changes under `lease` and publish them to the key's subscribers, in order,
+    /// atomically: all of them or none.
     fn commit<'a>(
         &'a self,
         lease: &'a Lease,
@@ -359,12 +400,12 @@ pub trait Backplane: Send + Sync + 'static {
         key: &'a str,
     ) -> BoxFuture<'a, Result<mpsc::Receiver<Published>, BackplaneError>>;
 
-    /// Send a request to the key's authority; [`BackplaneError::NoAuthority`] when no node
-    /// serves the key.
+    /// Send requests to the key's authority, in order, as one message;
+    /// [`BackplaneError::NoAuthority`] when no node serves the key (then none was sent).
     fn forward<'a>(
         &'a self,
         key: &'a str,
-        request: Request,
+        requests: Vec<Request>,
     ) -> BoxFuture<'a, Result<(), BackplaneError>>;
 
     /// Receive the requests forwarded to the key while holding `lease`.

@@ -26,9 +26,10 @@ struct Args {
     /// WebSocket write buffer per socket, in bytes.
     #[arg(long, default_value_t = 4096)]
     write_buffer_size: usize,
-    /// Set TCP_NODELAY on accepted sockets (livestate does not).
+    /// Leave Nagle's algorithm on for accepted sockets (livestate sets TCP_NODELAY, and so
+    /// does this broadcaster unless told).
     #[arg(long)]
-    nodelay: bool,
+    nagle: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,7 +38,7 @@ fn main() -> anyhow::Result<()> {
         queue: args.queue,
         read_buffer_size: args.read_buffer_size,
         write_buffer_size: args.write_buffer_size,
-        nodelay: args.nodelay,
+        nodelay: !args.nagle,
         ..BareConfig::default()
     };
     tokio::runtime::Builder::new_multi_thread()
