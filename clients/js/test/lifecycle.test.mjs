@@ -71,6 +71,7 @@ for (const bundle of bundles) {
       const b = await joined(t, bundle, server, topic, BEAT);
       a.send('put', { path: '/small', value: 1 });
       await b.waitForVersion(1);
+      await a.waitForVersion(1); // its own change, so that the mark comes after it
       const since = a.mark();
       a.send('put', { path: '/big', value: 'x'.repeat(MAX_FRAME + 100) });
       const back = await a.waitFor('livestate-change', () => true, { since, what: 'the state after reconnecting' });
