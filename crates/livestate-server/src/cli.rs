@@ -265,6 +265,32 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
+/// Serve an app that nests `endpoint`'s router, as the examples do: listen on `bind`
+/// (else `$BIND`, else `default_bind`), print `listening on ADDR` on stdout, and run until
+/// SIGINT or SIGTERM (then close every socket with 1001).
+///
+/// ```no_run
+/// # async fn demo(app: axum::Router, live: livestate_server::Endpoint) -> anyhow::Result<()> {
+/// livestate_server::cli::serve_app(None, "127.0.0.1:4001", app, &live).await
+/// # }
+/// ```
+pub async fn serve_app(
+    bind: Option<String>,
+    default_bind: &str,
+    app: axum::Router,
+    endpoint: &Endpoint,
+) -> anyhow::Result<()> {
+    let bind = bind
+        .or_else(|| std::env::var("BIND").ok())
+        .unwrap_or_else(|| default_bind.to_owned());
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    println!("listening on {}", listener.local_addr()?);
+    serve(listener, app, endpoint, shutdown_signal()).await?;
+    Ok(())
+}
+
 /// Log to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
     use tracing_subscriber::filter::Targets;

@@ -16,11 +16,5 @@ async fn main() -> anyhow::Result<()> {
     livestate_server::cli::init_tracing();
     let live = chat::endpoint();
     let app = chat::pages().merge(live.router());
-    let bind = args.bind.or_else(|| std::env::var("BIND").ok());
-    let bind = bind.unwrap_or_else(|| "127.0.0.1:4002".to_owned());
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    println!("listening on {}", listener.local_addr()?);
-    let stop = livestate_server::cli::shutdown_signal();
-    livestate_server::serve(listener, app, &live, stop).await?;
-    Ok(())
+    livestate_server::cli::serve_app(args.bind, "127.0.0.1:4002", app, &live).await
 }

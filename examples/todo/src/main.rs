@@ -21,11 +21,5 @@ async fn main() -> anyhow::Result<()> {
     let delay = Duration::from_millis(args.delay_ms);
     let live = todo::endpoint(todo::TodoChannel { delay });
     let app = todo::pages().merge(live.router());
-    let bind = args.bind.or_else(|| std::env::var("BIND").ok());
-    let bind = bind.unwrap_or_else(|| "127.0.0.1:4001".to_owned());
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    println!("listening on {}", listener.local_addr()?);
-    let stop = livestate_server::cli::shutdown_signal();
-    livestate_server::serve(listener, app, &live, stop).await?;
-    Ok(())
+    livestate_server::cli::serve_app(args.bind, "127.0.0.1:4001", app, &live).await
 }

@@ -36,27 +36,20 @@ impl<C: Channel> KeyAuthority<C> {
             self.ack(sub, r#ref.as_deref(), slot, Err(&reason));
             return None;
         }
-        if self.follows() {
-            self.forward_group(EventRequest {
+        if self.cluster.is_some() {
+            // a follower forwards, a leader runs it with the events waiting behind it
+            let req = EventRequest {
                 sub,
                 r#ref,
                 name,
                 payload,
                 slot,
-            })
-            .await;
-            return None;
-        }
-        if self.leads_cluster() {
-            return self
-                .run_group(batch::Queued::Local(EventRequest {
-                    sub,
-                    r#ref,
-                    name,
-                    payload,
-                    slot,
-                }))
-                .await;
+            };
+            if self.follows() {
+                self.forward_group(req).await;
+                return None;
+            }
+            return self.run_group(batch::Queued::Local(req)).await;
         }
         let reply = match self.run_handler(&name, payload, &ctx).await {
             Ok(reply) => reply,
