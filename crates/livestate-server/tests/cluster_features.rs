@@ -373,3 +373,50 @@ async fn events_sent_without_waiting_keep_their_order_across_nodes() -> Result<(
     }
     Ok(())
 }
+
+/// Malformed data under livestate's prefix in Redis is never applied: a node that finds it
+/// reports it, the key's authority stores its state again, and a client joining on that
+/// node gets the authority's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_data_in_redis_is_mended_from_the_authority() -> Result<()> {
+    let cluster = cluster().await?;
+    let topic = "doc:mend";
+    let mut on_a = Client::connect(&cluster.urls[0]).await?;
+    let jr = on_a.join(topic, json!({})).await?;
+    on_a.recv_until(|f| f.event == "state:change").await?;
+    for (path, value) in [("/a", json!(1)), ("/b", json!([1, 2]))] {
+        let r = on_a
+            .push_event(&jr, topic, "put", json!({"path": path, "value": value}))
+            .await?;
+        assert_eq!(reply_status(&on_a.reply_to(&r).await?).0, "ok");
+    }
+    // a change log entry nobody wrote, then one that skips versions
+    for (node, bad) in [(1, "3 [not json"), (2, "9 []")] {
+        cluster
+            .redis
+            .query(&["RPUSH", &format!("livestate:{{{topic}}}:log"), bad])
+            .await?;
+        // a node without the key loads it: it must not take what it cannot read
+        let mut on_b = Client::connect(&cluster.urls[node]).await?;
+        on_b.join(topic, json!({})).await?;
+        let change = on_b.recv_until(|f| f.event == "state:change").await?;
+        assert_eq!(
+            change.payload["state"],
+            json!({"a": 1, "b": [1, 2]}),
+            "{bad}"
+        );
+        on_b.close().await;
+        // Redis holds the authority's state again
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match cluster.redis.stored_state("livestate", topic).await {
+                Ok(Some((state, _))) if state == json!({"a": 1, "b": [1, 2]}) => break,
+                other => {
+                    assert!(Instant::now() < deadline, "not mended: {other:?}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
