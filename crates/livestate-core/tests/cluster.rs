@@ -39,6 +39,11 @@ impl Channel for Counter {
                 doc.increment("/count", 100)?;
                 Err(ChannelError::refused("no, thanks"))
             }
+            "slow" => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                doc.increment("/count", 1)?;
+                Ok(Reply::none())
+            }
             "boom" => {
                 doc.increment("/count", 1000)?;
                 panic!("boom");
@@ -369,5 +374,44 @@ async fn events_committed_together_keep_their_outcomes_apart() -> Result<(), Tes
         commits < version,
         "{version} changes in {commits} commits: events were committed together"
     );
+    Ok(())
+}
+
+/// Slow handlers close their group early: with ten 50 ms events waiting, the first is
+/// acknowledged after its own handler, not after all ten.
+#[tokio::test(start_paused = true)]
+async fn slow_handlers_do_not_hold_the_first_acknowledgement_back() -> Result<(), TestError> {
+    let cluster = MemoryCluster::new(Duration::from_secs(3));
+    let a = node(&cluster, "a");
+    let topic = "counter:slow";
+    let _leader = TestChannel::join(&a, topic, json!({})).await?;
+    let mut clients = Vec::new();
+    for _ in 0..10 {
+        clients.push(TestChannel::join(&a, topic, json!({})).await?);
+    }
+    // all ten events wait while the first one's handler runs
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for mut c in clients {
+        tasks.push(tokio::spawn(async move {
+            c.push("slow", json!({})).await?;
+            Ok::<Duration, TestError>(start.elapsed())
+        }));
+    }
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.push(t.await.unwrap()?);
+    }
+    acked.sort();
+    assert!(
+        acked[0] < Duration::from_millis(150),
+        "first acknowledged after {:?}",
+        acked[0]
+    );
+    assert!(
+        acked[9] >= Duration::from_millis(500),
+        "ten handlers of 50 ms ran one by one"
+    );
+    assert_eq!(cluster.snapshot(topic).unwrap().state["count"], json!(10));
     Ok(())
 }

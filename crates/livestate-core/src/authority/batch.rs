@@ -18,6 +18,10 @@ use cluster::Waiter;
 /// The most events run and committed together.
 pub(super) const MAX_BATCH: usize = 64;
 
+/// How long a group's handlers may run before it is committed (the events still waiting
+/// go in the next group).
+pub(super) const GROUP_TIME: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// An event waiting to run in a group.
 pub(super) enum Queued {
     /// From a subscriber on this node.
@@ -118,27 +122,34 @@ impl<C: Channel> KeyAuthority<C> {
     /// A leader runs `first` and the events waiting behind it, and commits their changes
     /// together.
     pub(super) async fn run_group(&mut self, first: Queued) -> Option<Exit> {
-        // taken from both sources in turn, so neither waits behind the other
-        let mut queue = vec![first];
-        let (mut local, mut forwarded) = (true, true);
-        while queue.len() < MAX_BATCH && (local || forwarded) {
-            if local {
-                match self.next_local_event() {
-                    Some(e) => queue.push(Queued::Local(e)),
-                    None => local = false,
-                }
-            }
-            if forwarded && queue.len() < MAX_BATCH {
-                match self.next_forwarded_event() {
-                    Some(r) => queue.push(Queued::Forwarded(r)),
-                    None => forwarded = false,
-                }
-            }
-        }
-        let mut ran = Vec::with_capacity(queue.len());
+        let started = Instant::now();
+        let mut ran = Vec::new();
         let mut after = Vec::new();
-        for queued in queue {
+        // taken from both sources in turn, so neither waits behind the other; a group closes
+        // after MAX_BATCH events or GROUP_TIME of handlers, so slow handlers do not hold
+        // the first event's acknowledgement back for long
+        let (mut local, mut forwarded, mut local_turn) = (true, true, false);
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(queued) = next.take() {
             self.run_one(queued, &mut ran, &mut after).await;
+            taken += 1;
+            if taken >= MAX_BATCH || started.elapsed() >= GROUP_TIME {
+                break;
+            }
+            for _ in 0..2 {
+                local_turn = !local_turn;
+                if local_turn && local {
+                    next = self.next_local_event().map(Queued::Local);
+                    local = next.is_some();
+                } else if !local_turn && forwarded {
+                    next = self.next_forwarded_event().map(Queued::Forwarded);
+                    forwarded = next.is_some();
+                }
+                if next.is_some() {
+                    break;
+                }
+            }
         }
         let exit = if ran.is_empty() {
             None
