@@ -2,7 +2,9 @@
 // nodes on a redis-server of this test's own, a client through a small TCP load balancer.
 // When its node dies, phoenix.js reconnects by itself (the balancer sends it to a live node)
 // and the client ends with the state everyone else has; when its node is paused past its
-// lease and resumes, the node gives the key up and phoenix.js rejoins by itself.
+// lease and resumes, the node gives the key up and phoenix.js rejoins by itself. A message
+// sent over HTTP to one node reaches every connection of a connection-scoped topic on
+// every node (Phoenix PubSub's case).
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,6 +133,64 @@ async function putAndSee(client, watcher, value) {
   client.send('put', { path: '/n', value });
   return watcher.waitFor('livestate-change', (d) => d.state.n === value, { since, timeout: 15_000, what: `n = ${value}` });
 }
+
+/** POSTs `body` as JSON to `path` on `node`; resolves to {status, json}. */
+async function post(node, path, body) {
+  const r = await fetch(`http://127.0.0.1:${node.port}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+describe('messages across the cluster', () => {
+  // testservers (they route `news:*`: one state per connection, public write) on the same
+  // Redis under their own prefix
+  const news = [];
+  before(async () => {
+    for (let i = 1; i <= 3; i++) {
+      news.push(
+        await startServer('testserver', ['--no-demo', '--redis', redis.url, '--redis-prefix', 'msgs', '--node-id', `m${i}`]),
+      );
+    }
+  });
+  after(async () => {
+    for (const n of news) await n.stop();
+  });
+
+  for (const bundle of bundles) {
+    test(`${bundle.name}: a message posted to one node reaches every connection of the topic on every node`, T, async (t) => {
+      const topic = uniqueTopic('news');
+      const clients = [];
+      for (const node of [news[0], news[1], news[1], news[2]]) clients.push(await joined(t, bundle, node, topic));
+      const other = await joined(t, bundle, news[2], uniqueTopic('news'));
+      const marks = clients.map((c) => c.mark());
+      const r = await post(news[1], `/api/state/${topic}/message`, { path: '/headline', value: 'rain' });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual(r.json, { reached: 2 }, 'the two connections on the node posted to');
+      await Promise.all(
+        clients.map((c, i) =>
+          c.waitFor('livestate-change', (d) => d.state.headline === 'rain', { since: marks[i], what: 'the headline' }),
+        ),
+      );
+      for (const c of clients) {
+        const last = c.events.get('livestate-change').at(-1);
+        assert.deepEqual(last, { state: { headline: 'rain' }, version: 1 });
+      }
+      // a message every connection refuses changes nothing anywhere
+      const refused = await post(news[0], `/api/state/${topic}/message`, { nope: 1 });
+      assert.deepEqual(refused.json, { reached: 0 });
+      const bad = await post(news[0], `/api/state/${topic}/message`, '{');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.json.error.code, 'bad_request');
+      await sleep(300);
+      for (const c of clients) assert.equal(c.events.get('livestate-change').at(-1).version, 1, c.transcript());
+      // another topic's connection got nothing
+      assert.equal(other.events.get('livestate-change').length, 1, other.transcript());
+    });
+  }
+});
 
 for (const bundle of bundles) {
   describe(`cluster with ${bundle.name}`, () => {

@@ -154,6 +154,16 @@ impl From<ChannelError> for ApiError {
     }
 }
 
+/// What came of [`StateApi::message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Delivered {
+    /// The version of the change, for a shared key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// How many states on this node took it (a shared key counts one).
+    pub reached: usize,
+}
+
 /// An edit of a key's state, run on its authority (possibly again, if the authority it
 /// reached was stopping).
 pub(crate) type EditFn = Arc<dyn Fn(&mut Doc) -> Result<(), ChannelError> + Send + Sync>;
@@ -234,6 +244,29 @@ impl StateApi {
         F: Fn(&mut Doc) -> Result<(), ChannelError> + Send + Sync + 'static,
     {
         edit_as(&self.hub, key, Caller::Public, update_edit(f)).await
+    }
+
+    /// Hand `message` to the channel's `handle_message` (needs `write`): on a shared key,
+    /// its one state (as [`Hub::send`]); on a connection-scoped topic, every joined
+    /// connection on every node (as [`Hub::broadcast`]).
+    pub async fn message(&self, topic: &str, message: Value) -> Result<Delivered, ApiError> {
+        let channel = self
+            .hub
+            .route(topic)
+            .ok_or_else(|| ApiError::NoRoute(topic.to_owned()))?;
+        channel.acl().check(Caller::Public, Permission::Write)?;
+        if channel.scope() == Scope::Shared {
+            let version = self.hub.send(topic, message).await?;
+            return Ok(Delivered {
+                version: Some(version),
+                reached: 1,
+            });
+        }
+        let reached = self.hub.broadcast(topic, message).await?;
+        Ok(Delivered {
+            version: None,
+            reached,
+        })
     }
 
     /// Go back to the initial state: re-run the channel's `init` (with empty params).

@@ -143,9 +143,12 @@ pub trait Channel: Send + Sync + 'static {
         async move { Err(refusal) }
     }
 
-    /// Handle a message sent to this key by Rust code ([`Hub::send`](crate::Hub::send)), the
-    /// PubSub case: a background job or a controller changing what every joiner sees.
-    /// Change `state` in place; every joiner gets the patch. The default ignores messages.
+    /// Handle a message sent by Rust code or over HTTP, the PubSub case: a background job or
+    /// a controller changing what joiners see. A shared key gets it through
+    /// [`Hub::send`](crate::Hub::send) and every joiner gets the patch; on a
+    /// [`Scope::Connection`] channel, [`Hub::broadcast`](crate::Hub::broadcast) hands it to
+    /// every joined connection of the topic on every node, each changing its own state.
+    /// Change `state` in place. The default ignores messages.
     fn handle_message(
         &self,
         message: Value,

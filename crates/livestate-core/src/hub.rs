@@ -73,6 +73,9 @@ pub(crate) struct HubInner {
     routes: Vec<Route>,
     /// The authority of every live shared key, by topic.
     pub(crate) keys: Mutex<HashMap<String, KeyHandle>>,
+    /// The channels of connection-scoped topics joined on this node, by topic: where
+    /// [`Hub::broadcast`] delivers.
+    pub(crate) connections: Mutex<HashMap<String, Vec<KeyHandle>>>,
     pub(crate) backplane: Arc<dyn Backplane>,
     pub(crate) limits: Limits,
     /// Cancelled when the node shuts down: no new joins, sockets close.
@@ -82,6 +85,8 @@ pub(crate) struct HubInner {
     pub(crate) instance: u64,
     /// Whether the task routing this node's answers to key tasks runs (clusters only).
     answers_routed: std::sync::Once,
+    /// Whether the task handing other nodes' broadcasts to this node's channels runs.
+    broadcasts_routed: std::sync::Once,
 }
 
 /// Builds a [`Hub`].
@@ -163,12 +168,14 @@ impl HubBuilder {
             inner: Arc::new(HubInner {
                 routes: self.routes,
                 keys: Mutex::new(HashMap::new()),
+                connections: Mutex::new(HashMap::new()),
                 backplane: self.backplane,
                 limits: self.limits,
                 shutdown: CancellationToken::new(),
                 ids: AtomicU64::new(1),
                 instance: instance_id(),
                 answers_routed: std::sync::Once::new(),
+                broadcasts_routed: std::sync::Once::new(),
             }),
         }
     }
@@ -221,6 +228,11 @@ impl Hub {
         self.inner.lock_keys().len()
     }
 
+    /// How many connections of the connection-scoped `topic` are joined on this node.
+    pub fn connections(&self, topic: &str) -> usize {
+        self.inner.lock_connections().get(topic).map_or(0, Vec::len)
+    }
+
     /// Send `message` to the shared key `topic`: its channel's `handle_message` runs on the
     /// key's authority (after `init`, with empty params, if the key had no state), and
     /// every joiner gets the resulting patch. Returns the wire version of the change.
@@ -236,6 +248,7 @@ impl Hub {
             .route(topic)
             .ok_or_else(|| ApiError::NoRoute(topic.to_owned()))?;
         if channel.scope() != Scope::Shared {
+            // a connection-scoped topic has no one state to change: Hub::broadcast
             return Err(ApiError::NotShared(topic.to_owned()));
         }
         for attempt in 0..ATTEMPTS {
@@ -256,6 +269,116 @@ impl Hub {
             backoff(attempt).await;
         }
         Err(ApiError::Unavailable(topic.to_owned()))
+    }
+
+    /// Send `message` to every state of `topic`, as Phoenix PubSub reaches every channel
+    /// process subscribed to a topic: for a connection-scoped channel, each joined
+    /// connection on every node of the cluster runs `handle_message` on its own state and
+    /// gets its own patch; for a shared key, its one authority does (as [`Hub::send`]).
+    ///
+    /// Returns how many states on this node took it (a shared key counts one); channels on
+    /// other nodes get it without an answer. A connection whose handler refuses it (or
+    /// that has no state, its `init` having failed) is not counted and keeps its state.
+    ///
+    /// ```
+    /// # use livestate_core::Hub;
+    /// # async fn demo(hub: Hub) -> Result<(), livestate_core::api::ApiError> {
+    /// // every page showing "news" (one state per connection) gets the headline
+    /// let reached = hub.broadcast("news", serde_json::json!({"headline": "hi"})).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn broadcast(&self, topic: &str, message: Value) -> Result<usize, ApiError> {
+        let channel = self
+            .route(topic)
+            .ok_or_else(|| ApiError::NoRoute(topic.to_owned()))?;
+        if channel.scope() == Scope::Shared {
+            return self.send(topic, message).await.map(|_| 1);
+        }
+        if self.is_shutting_down() {
+            return Err(ApiError::Unavailable(topic.to_owned()));
+        }
+        let backplane = &self.inner.backplane;
+        if backplane.cluster() {
+            let out = crate::backplane::Broadcast {
+                origin: backplane.node().to_owned(),
+                topic: topic.to_owned(),
+                message: message.clone(),
+            };
+            backplane
+                .broadcast(out)
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("{topic}: {e}")))?;
+        }
+        Ok(self.deliver_local(topic, message).await)
+    }
+
+    /// Run `handle_message` on every connection of `topic` joined on this node; how many
+    /// took it.
+    async fn deliver_local(&self, topic: &str, message: Value) -> usize {
+        let handles: Vec<KeyHandle> = {
+            let mut connections = self.inner.lock_connections();
+            match connections.get_mut(topic) {
+                Some(list) => {
+                    list.retain(|h| !h.is_closed());
+                    list.clone()
+                }
+                None => return 0,
+            }
+        };
+        let runs = handles.into_iter().map(|handle| {
+            let message = message.clone();
+            async move {
+                let (done, answer) = oneshot::channel();
+                let request = MessageRequest { message, done };
+                if handle.send(Command::Message(request)).await.is_err() {
+                    return false;
+                }
+                matches!(answer.await, Ok(Ok(_)))
+            }
+        });
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .filter(|took| *took)
+            .count()
+    }
+
+    /// Note a joined connection of a connection-scoped topic, for [`Hub::broadcast`] (its
+    /// authority removes itself when it ends).
+    pub(crate) fn register_connection(&self, topic: &str, handle: KeyHandle) {
+        self.route_broadcasts();
+        let mut connections = self.inner.lock_connections();
+        let list = connections.entry(topic.to_owned()).or_default();
+        list.retain(|h| !h.is_closed());
+        list.push(handle);
+    }
+
+    /// In a cluster, start handing the messages other nodes broadcast to this node's
+    /// connections (once).
+    fn route_broadcasts(&self) {
+        if !self.inner.backplane.cluster() {
+            return;
+        }
+        self.inner.broadcasts_routed.call_once(|| {
+            let Some(mut broadcasts) = self.inner.backplane.take_broadcasts() else {
+                return;
+            };
+            let hub = Arc::downgrade(&self.inner);
+            tokio::spawn(async move {
+                while let Some(message) = broadcasts.recv().await {
+                    let Some(inner) = hub.upgrade() else { break };
+                    let hub = Hub { inner };
+                    if message.origin == hub.inner.backplane.node() {
+                        continue;
+                    }
+                    // each in its own task: a slow handler somewhere does not hold up the
+                    // messages for other topics
+                    tokio::spawn(async move {
+                        hub.deliver_local(&message.topic, message.message).await;
+                    });
+                }
+            });
+        });
     }
 
     pub(crate) fn next_id(&self) -> u64 {
@@ -330,6 +453,12 @@ impl HubInner {
     pub(crate) fn lock_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, KeyHandle>> {
         // Nothing panics while holding this lock; recover rather than spread a poison.
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn lock_connections(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Vec<KeyHandle>>> {
+        self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

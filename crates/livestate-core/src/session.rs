@@ -279,6 +279,9 @@ impl Session {
             if key.send(Command::Join(req)).await.is_ok() {
                 match attached.await {
                     Ok(true) => {
+                        if channel.scope() == Scope::Connection {
+                            self.hub.register_connection(&topic, key.clone());
+                        }
                         self.channels.insert(topic, Joined { join_ref, sub, key });
                         return Ok(());
                     }

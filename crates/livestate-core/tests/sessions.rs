@@ -141,6 +141,15 @@ impl Backplane for Flaky {
     fn take_answers(&self) -> Option<mpsc::Receiver<Answer>> {
         self.inner.take_answers()
     }
+    fn broadcast<'a>(
+        &'a self,
+        message: livestate_core::backplane::Broadcast,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        self.inner.broadcast(message)
+    }
+    fn take_broadcasts(&self) -> Option<mpsc::Receiver<livestate_core::backplane::Broadcast>> {
+        self.inner.take_broadcasts()
+    }
     fn attach<'a>(
         &'a self,
         key: &'a str,

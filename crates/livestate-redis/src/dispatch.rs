@@ -4,7 +4,7 @@
 
 use crate::WireMsg;
 use futures_util::StreamExt;
-use livestate_core::backplane::{Answer, Published, Request};
+use livestate_core::backplane::{Answer, Broadcast, Published, Request};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,8 @@ pub(crate) enum Route {
     Changes(mpsc::Sender<Published>),
     Requests(mpsc::Sender<Request>),
     Answers(mpsc::Sender<Answer>),
+    /// Broadcasts from nodes other than this one (named).
+    Broadcasts(String, mpsc::Sender<Broadcast>),
 }
 
 pub(crate) struct Subscribe {
@@ -29,6 +31,7 @@ struct Routes {
     changes: HashMap<String, Vec<(mpsc::Sender<Published>, bool)>>,
     requests: HashMap<String, mpsc::Sender<Request>>,
     answers: HashMap<String, mpsc::Sender<Answer>>,
+    broadcasts: HashMap<String, (String, mpsc::Sender<Broadcast>)>,
 }
 
 impl Routes {
@@ -37,6 +40,7 @@ impl Routes {
             .keys()
             .chain(self.requests.keys())
             .chain(self.answers.keys())
+            .chain(self.broadcasts.keys())
             .cloned()
             .collect()
     }
@@ -44,7 +48,8 @@ impl Routes {
     fn add(&mut self, channel: String, route: Route) -> bool {
         let new = !self.changes.contains_key(&channel)
             && !self.requests.contains_key(&channel)
-            && !self.answers.contains_key(&channel);
+            && !self.answers.contains_key(&channel)
+            && !self.broadcasts.contains_key(&channel);
         match route {
             Route::Changes(tx) => self.changes.entry(channel).or_default().push((tx, false)),
             Route::Requests(tx) => {
@@ -52,6 +57,9 @@ impl Routes {
             }
             Route::Answers(tx) => {
                 self.answers.insert(channel, tx);
+            }
+            Route::Broadcasts(node, tx) => {
+                self.broadcasts.insert(channel, (node, tx));
             }
         }
         new
@@ -144,6 +152,18 @@ impl Routes {
                     let _ = tx.try_send(answer);
                 }
                 Err(e) => tracing::error!("malformed answer on {channel}: {e}"),
+            }
+        } else if let Some((node, tx)) = self.broadcasts.get(channel) {
+            match serde_json::from_str::<Broadcast>(payload) {
+                Ok(message) if message.origin == *node => {}
+                Ok(message) => {
+                    if tx.try_send(message).is_err() {
+                        tracing::warn!(
+                            "broadcast messages arrive faster than they are handled: one was dropped"
+                        );
+                    }
+                }
+                Err(e) => tracing::error!("malformed broadcast on {channel}: {e}"),
             }
         }
     }

@@ -13,6 +13,7 @@
 //! | `P:{T}:pres` | presence entries, `node|phx_ref` → entry |
 //! | channel `P:{T}:chg` | committed changes and presence diffs, in order |
 //! | channel `P:{T}:req` | requests forwarded to the key's authority |
+//! | channel `P:bcast` | messages for the connection-scoped channels of a topic, on every node |
 //!
 //! and per node `P:node:N` (alive while renewed), `P:node:N:ans` (its answers channel),
 //! `P:node:N:pkeys` (topics where it has presence), and `P:nodes` (last heartbeats).
@@ -32,8 +33,8 @@ mod scripts;
 
 use futures_util::future::BoxFuture;
 use livestate_core::backplane::{
-    Acquired, Answer, Backplane, BackplaneError, Change, Commit, Committed, Lease, PresenceEntry,
-    Published, Request, Snapshot,
+    Acquired, Answer, Backplane, BackplaneError, Broadcast, Change, Commit, Committed, Lease,
+    PresenceEntry, Published, Request, Snapshot,
 };
 use livestate_protocol::PatchOp;
 use redis::aio::ConnectionManager;
@@ -133,6 +134,7 @@ pub struct RedisBackplane {
     conn: ConnectionManager,
     subscribe: mpsc::UnboundedSender<dispatch::Subscribe>,
     answers: Mutex<Option<mpsc::Receiver<Answer>>>,
+    broadcasts: Mutex<Option<mpsc::Receiver<Broadcast>>>,
     scripts: Scripts,
     /// This process, in the node's heartbeat (another process with the same node id is
     /// refused at start-up).
@@ -247,6 +249,7 @@ impl RedisBackplane {
             conn,
             subscribe,
             answers: Mutex::new(None),
+            broadcasts: Mutex::new(None),
             scripts: Scripts::new(),
             instance,
             logging: Mutex::new(HashSet::new()),
@@ -260,6 +263,18 @@ impl RedisBackplane {
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         *backplane.answers.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
+        let (tx, rx) = mpsc::channel(4096);
+        backplane
+            .route(
+                backplane.broadcast_channel(),
+                dispatch::Route::Broadcasts(backplane.opts.node.clone(), tx),
+            )
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        *backplane
+            .broadcasts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(rx);
         tokio::spawn(heartbeat(Arc::downgrade(&backplane)));
         Ok(backplane)
     }
@@ -283,6 +298,10 @@ impl RedisBackplane {
 
     fn answers_channel(&self, node: &str) -> String {
         self.node_key(node, "ans")
+    }
+
+    fn broadcast_channel(&self) -> String {
+        format!("{}:bcast", self.opts.prefix)
     }
 
     fn lease_value(lease: &Lease) -> String {
@@ -741,6 +760,24 @@ impl Backplane for RedisBackplane {
 
     fn take_answers(&self) -> Option<mpsc::Receiver<Answer>> {
         self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    fn broadcast<'a>(&'a self, message: Broadcast) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        boxed(async move {
+            let message = serde_json::to_string(&message).map_err(unavailable)?;
+            let mut conn = self.conn.clone();
+            let _: i64 = self
+                .run(conn.publish(self.broadcast_channel(), message))
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn take_broadcasts(&self) -> Option<mpsc::Receiver<Broadcast>> {
+        self.broadcasts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()

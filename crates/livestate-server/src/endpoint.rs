@@ -265,6 +265,7 @@ impl Endpoint {
                     .patch(api::patch_state),
             )
             .route("/api/state/{topic}/reset", post(api::reset_state))
+            .route("/api/state/{topic}/message", post(api::message_state))
             .route("/api/state/{topic}/events", get(api::state_events))
             .route("/api/openapi.json", get(api::openapi))
             .with_state(self.state.clone());

@@ -9,6 +9,7 @@
 //! | `DELETE /api/state/{topic}?path=/a/b` | remove it | `{"version": N}` |
 //! | `PATCH /api/state/{topic}` | apply RFC 6902 ops (body), atomically | `{"version": N}` |
 //! | `POST /api/state/{topic}/reset` | back to the initial state | `{"version": N}` |
+//! | `POST /api/state/{topic}/message` | the body to the channel's `handle_message`: a shared key's state, or every connection of a connection-scoped topic on every node | `{"version": N, "reached": 1}`, `{"reached": N}` |
 //! | `GET /api/state/{topic}/events` | Server-Sent Events: `snapshot`, then one `change` per change | |
 //! | `GET /api/openapi.json` | this API, described in OpenAPI 3.1 | |
 //!
@@ -22,7 +23,7 @@
 //! | 404 | `unknown_key`, `property_not_found`, `no_route` |
 //! | 409 | `test_failed` (a `test` op of a patch) |
 //! | 413 | `too_large` (a body over the frame size limit, 1 MiB by default) |
-//! | 422 | `refused` (the channel's `init` refused) |
+//! | 422 | `refused` (the channel's `init` or `handle_message` refused) |
 //! | 503 | `unavailable` |
 
 use crate::endpoint::AppState;
@@ -213,6 +214,18 @@ pub(crate) async fn reset_state(
     authorize(&app, &headers)?;
     let version = app.hub.api().reset(&topic).await?;
     Ok(Json(json!({"version": version})))
+}
+
+pub(crate) async fn message_state(
+    State(app): State<AppState>,
+    Path(topic): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    authorize(&app, &headers)?;
+    let message: Value = json_body(&app, body).await?;
+    let delivered = app.hub.api().message(&topic, message).await?;
+    Ok(Json(json!(delivered)))
 }
 
 pub(crate) async fn state_events(

@@ -312,6 +312,72 @@ async fn the_event_stream_sends_a_snapshot_then_each_change() -> Result<()> {
     Ok(())
 }
 
+// ---- messages: handle_message over HTTP ----
+
+#[tokio::test]
+async fn a_message_reaches_every_connection_of_its_topic_and_a_shared_key() -> Result<()> {
+    let server = server().await?;
+    let mut joined = Vec::new();
+    for topic in ["news:a", "news:a", "news:b"] {
+        let mut c = server.client().await?;
+        c.join(topic, json!({})).await?;
+        let mut view = LiveView::default();
+        view.apply(&c.recv_until(|f| f.event == "state:change").await?)?;
+        joined.push((c, view));
+    }
+    let r = call(
+        &server,
+        "POST",
+        "/api/state/news:a/message",
+        r#"{"path": "/headline", "value": "rain"}"#,
+    )
+    .await?;
+    assert_eq!((r.status, r.json()?), (200, json!({"reached": 2})));
+    for (c, view) in joined.iter_mut().take(2) {
+        view.apply(&c.recv_until(|f| f.event == "state:patch").await?)?;
+        assert_eq!(view.state, Some(json!({"headline": "rain"})));
+        assert_eq!(view.version, Some(1));
+    }
+    // the other topic's connection got nothing
+    let (c, _) = &mut joined[2];
+    let late = c.drain(std::time::Duration::from_millis(200)).await;
+    assert!(late.is_empty(), "news:b got {late:?}");
+    // a message every connection refuses reaches none and changes nothing
+    let r = call(
+        &server,
+        "POST",
+        "/api/state/news:a/message",
+        r#"{"nope": 1}"#,
+    )
+    .await?;
+    assert_eq!((r.status, r.json()?), (200, json!({"reached": 0})));
+    let (c, _) = &mut joined[0];
+    let late = c.drain(std::time::Duration::from_millis(200)).await;
+    assert!(late.is_empty(), "a refused message sent {late:?}");
+    // a shared key: its one state, with the version of the change
+    let mut c = server.client().await?;
+    c.join("conn:x", json!({})).await?;
+    let r = call(
+        &server,
+        "POST",
+        "/api/state/openfail:x/message",
+        r#"{"path": "/a", "value": 1}"#,
+    )
+    .await?;
+    assert_eq!(code(&r, 422), "refused");
+    let r = call(&server, "POST", "/api/state/open:m/message", "{}").await?;
+    assert_eq!(r.json()?, json!({"version": 1, "reached": 1}));
+    // the default ACL: public callers may not write
+    let r = call(&server, "POST", "/api/state/conn:x/message", "{}").await?;
+    assert_eq!(code(&r, 403), "permission_denied");
+    let r = call(&server, "POST", "/api/state/nowhere/message", "{}").await?;
+    assert_eq!(code(&r, 404), "no_route");
+    let big = format!(r#"{{"path": "/a", "value": "{}"}}"#, "x".repeat(2 << 20));
+    let r = call(&server, "POST", "/api/state/news:a/message", &big).await?;
+    assert_eq!(code(&r, 413), "too_large");
+    Ok(())
+}
+
 // ---- the OpenAPI description is true ----
 
 /// Validate `value` against the subset of JSON Schema the description uses.
@@ -508,6 +574,48 @@ async fn the_openapi_description_matches_what_the_server_answers() -> Result<()>
             "/api/state/doc:x/reset".into(),
             "",
             403,
+        ),
+        (
+            "post",
+            "/api/state/{topic}/message",
+            "/api/state/open:spec/message".into(),
+            "{}",
+            200,
+        ),
+        (
+            "post",
+            "/api/state/{topic}/message",
+            "/api/state/news:spec/message".into(),
+            r#"{"path":"/a","value":1}"#,
+            200,
+        ),
+        (
+            "post",
+            "/api/state/{topic}/message",
+            "/api/state/news:spec/message".into(),
+            "{",
+            400,
+        ),
+        (
+            "post",
+            "/api/state/{topic}/message",
+            "/api/state/doc:x/message".into(),
+            "{}",
+            403,
+        ),
+        (
+            "post",
+            "/api/state/{topic}/message",
+            "/api/state/nowhere/message".into(),
+            "{}",
+            404,
+        ),
+        (
+            "post",
+            "/api/state/{topic}/message",
+            "/api/state/openfail:m/message".into(),
+            "{}",
+            422,
         ),
         (
             "get",

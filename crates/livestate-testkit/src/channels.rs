@@ -11,12 +11,16 @@
 //! | `auth:*` | refuses joins without `"token": "secret"`; replies `whoami` with the join's user |
 //! | `slow:*` | a doc whose event `sleep` waits `{"ms": N}` before returning |
 //! | `room:*` | a doc with presence: join params `{"presence": {"key": ..., "meta": {...}}}` |
-//! | `room:*` | a doc with presence: join params `{"presence": {"key": ..., "meta": {...}}}` |
 //! | `openfail:*` | as `fail:*`, and everyone may write (to reach init over HTTP) |
+//! | `news:*` | as `conn:*`, and everyone may write (to message it over HTTP) |
+//!
+//! Every [`TestDoc`] takes messages (`Hub::send`, `Hub::broadcast`, HTTP) of the form
+//! `{"path": "/a", "value": ...}`, which set that value; any other message is refused.
 
 use livestate_core::acl::{Acl, Permissions};
 use livestate_core::{
-    Channel, ChannelError, Doc, DocChannel, EventContext, HubBuilder, JoinContext, Reply, Scope,
+    Channel, ChannelError, Doc, DocChannel, EventContext, HubBuilder, JoinContext, MessageContext,
+    Reply, Scope,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -36,6 +40,13 @@ pub fn test_hub() -> HubBuilder {
         .channel(
             "openfail:*",
             TestDoc::new().failing_init().acl(Acl {
+                group: Permissions::ALL,
+                public: Permissions::ALL,
+            }),
+        )
+        .channel(
+            "news:*",
+            TestDoc::new().scope(Scope::Connection).acl(Acl {
                 group: Permissions::ALL,
                 public: Permissions::ALL,
             }),
@@ -141,6 +152,21 @@ impl Channel for TestDoc {
                     .await
             }
         }
+    }
+
+    async fn handle_message(
+        &self,
+        message: Value,
+        state: &mut Doc,
+        _: &MessageContext,
+    ) -> Result<(), ChannelError> {
+        let Some(path) = message["path"].as_str() else {
+            return Err(ChannelError::refused(
+                "a message is {\"path\": \"/a\", \"value\": ...}",
+            ));
+        };
+        state.set(path, message["value"].clone())?;
+        Ok(())
     }
 }
 

@@ -20,8 +20,8 @@
 use anyhow::{Context, Result, anyhow, ensure};
 use futures_util::future::BoxFuture;
 use livestate_core::backplane::{
-    Answer, Backplane, BackplaneError, Commit, Committed, EventId, PresenceEntry, Published,
-    Request, RequestBody, Staged,
+    Answer, Backplane, BackplaneError, Broadcast, Commit, Committed, EventId, PresenceEntry,
+    Published, Request, RequestBody, Staged,
 };
 use livestate_protocol::PatchOp;
 use serde_json::json;
@@ -59,6 +59,9 @@ pub async fn run_all(nodes: &Nodes) -> Result<()> {
     presence_is_shared_and_published(nodes)
         .await
         .context("presence")?;
+    broadcasts_reach_every_other_node(nodes)
+        .await
+        .context("broadcasts")?;
     Ok(())
 }
 
@@ -476,6 +479,47 @@ pub async fn requests_reach_the_authority_and_answers_their_node(nodes: &Nodes) 
         b.forward(key, vec![request]).await,
         Err(BackplaneError::NoAuthority(_))
     ));
+    Ok(())
+}
+
+/// A broadcast reaches every other node, in the order sent, and not the node it came from.
+pub async fn broadcasts_reach_every_other_node(nodes: &Nodes) -> Result<()> {
+    let (a, b, c) = (
+        nodes("bc-a").await,
+        nodes("bc-b").await,
+        nodes("bc-c").await,
+    );
+    let take = |n: &Arc<dyn Backplane>| {
+        n.take_broadcasts()
+            .ok_or_else(|| anyhow!("no broadcasts stream on {}", n.node()))
+    };
+    let (mut from_a, mut at_b, mut at_c) = (take(&a)?, take(&b)?, take(&c)?);
+    ensure!(b.take_broadcasts().is_none(), "the stream is taken once");
+    let sent: Vec<Broadcast> = (0..3)
+        .map(|i| Broadcast {
+            origin: a.node().to_owned(),
+            topic: "suite:news".into(),
+            message: json!({"n": i, "text": "héllo"}),
+        })
+        .collect();
+    for message in &sent {
+        a.broadcast(message.clone()).await?;
+    }
+    for (name, rx) in [("b", &mut at_b), ("c", &mut at_c)] {
+        for want in &sent {
+            let got = next(rx, "broadcast").await.context(name)?;
+            ensure!(&got == want, "{name} got {got:?}");
+        }
+    }
+    // one from b reaches a: so a would have seen its own by now, had it been sent to it
+    let back = Broadcast {
+        origin: b.node().to_owned(),
+        topic: "suite:news".into(),
+        message: json!({"back": true}),
+    };
+    b.broadcast(back.clone()).await?;
+    let got = next(&mut from_a, "broadcast").await?;
+    ensure!(got == back, "a got {got:?} (its own broadcasts come back?)");
     Ok(())
 }
 

@@ -148,6 +148,13 @@ impl<C: Channel> KeyAuthority<C> {
             self.forward(body, Waiter::Message { done }).await;
             return None;
         }
+        if self.scope == Scope::Connection && (self.state.is_none() || self.subs.is_empty()) {
+            // a connection's state comes from its own join params, never from a message;
+            // one that left is going away
+            let reason = format!("{}: no joined connection here", self.topic);
+            let _ = done.send(Err(ChannelError::refused(reason)));
+            return None;
+        }
         if let Err(e) = self
             .ensure_state_with(&Value::Object(Default::default()))
             .await

@@ -481,6 +481,14 @@ impl<C: Channel> KeyAuthority<C> {
             if keys.get(&*self.topic).is_some_and(|h| h.same_as(&self.me)) {
                 keys.remove(&*self.topic);
             }
+        } else {
+            let mut connections = self.hub.inner.lock_connections();
+            if let Some(list) = connections.get_mut(&*self.topic) {
+                list.retain(|h| !h.same_as(&self.me));
+                if list.is_empty() {
+                    connections.remove(&*self.topic);
+                }
+            }
         }
         tracing::debug!(topic = %self.topic, "key authority stopped");
     }

@@ -83,6 +83,12 @@ impl Backplane for MemoryBackplane {
     fn take_answers(&self) -> Option<mpsc::Receiver<Answer>> {
         None
     }
+    fn broadcast<'a>(&'a self, _: Broadcast) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        standalone()
+    }
+    fn take_broadcasts(&self) -> Option<mpsc::Receiver<Broadcast>> {
+        None
+    }
     fn attach<'a>(&'a self, _: &'a str, _: usize) -> BoxFuture<'a, Result<(), BackplaneError>> {
         standalone()
     }
@@ -136,6 +142,8 @@ struct Store {
     keys: HashMap<String, KeyRecord>,
     /// Every node's answers.
     answers: HashMap<String, mpsc::Sender<Answer>>,
+    /// Every node's broadcast messages.
+    broadcasts: HashMap<String, mpsc::Sender<Broadcast>>,
     /// Nodes that were killed (a simulated crash): their subscriptions and attachments are
     /// gone, their leases run out.
     dead: std::collections::HashSet<String>,
@@ -200,13 +208,16 @@ impl MemoryCluster {
     /// A node of the cluster called `id`.
     pub fn node(&self, id: &str) -> Arc<MemoryNode> {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+        let (btx, brx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let mut store = self.lock();
         store.answers.insert(id.to_owned(), tx);
+        store.broadcasts.insert(id.to_owned(), btx);
         store.dead.remove(id);
         Arc::new(MemoryNode {
             cluster: self.clone(),
             id: id.to_owned(),
             answers: Mutex::new(Some(rx)),
+            broadcasts: Mutex::new(Some(brx)),
         })
     }
 
@@ -216,6 +227,7 @@ impl MemoryCluster {
         let mut store = self.lock();
         store.dead.insert(id.to_owned());
         store.answers.remove(id);
+        store.broadcasts.remove(id);
         for record in store.keys.values_mut() {
             record.subscribers.retain(|s| s.node != id);
             record.attached.remove(id);
@@ -263,6 +275,7 @@ pub struct MemoryNode {
     cluster: MemoryCluster,
     id: String,
     answers: Mutex<Option<mpsc::Receiver<Answer>>>,
+    broadcasts: Mutex<Option<mpsc::Receiver<Broadcast>>>,
 }
 
 fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
@@ -513,6 +526,26 @@ impl Backplane for MemoryNode {
 
     fn take_answers(&self) -> Option<mpsc::Receiver<Answer>> {
         self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    fn broadcast<'a>(&'a self, message: Broadcast) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        ready(self.alive().map(|()| {
+            self.with(|store, _| {
+                for (node, tx) in &store.broadcasts {
+                    if *node != self.id {
+                        // a node that does not keep up loses them, as pub/sub does
+                        let _ = tx.try_send(message.clone());
+                    }
+                }
+            })
+        }))
+    }
+
+    fn take_broadcasts(&self) -> Option<mpsc::Receiver<Broadcast>> {
+        self.broadcasts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()

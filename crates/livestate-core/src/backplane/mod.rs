@@ -291,6 +291,18 @@ pub struct Answer {
     pub outcome: Result<u64, Refusal>,
 }
 
+/// A message for the connection-scoped channels of a topic on every node (see
+/// [`crate::Hub::broadcast`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Broadcast {
+    /// The node it was sent from (which delivers it to its own channels itself).
+    pub origin: String,
+    /// The topic.
+    pub topic: String,
+    /// The message, for `handle_message`.
+    pub message: Value,
+}
+
 /// A refusal crossing nodes: a stable code and a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
@@ -423,6 +435,13 @@ pub trait Backplane: Send + Sync + 'static {
 
     /// This node's answers (taken once, by the hub).
     fn take_answers(&self) -> Option<mpsc::Receiver<Answer>>;
+
+    /// Send a message to the connection-scoped channels of its topic on every other live
+    /// node. Fire and forget: a node that is down when it is sent never sees it.
+    fn broadcast<'a>(&'a self, message: Broadcast) -> BoxFuture<'a, Result<(), BackplaneError>>;
+
+    /// The messages other nodes broadcast (taken once, by the hub).
+    fn take_broadcasts(&self) -> Option<mpsc::Receiver<Broadcast>>;
 
     /// Say that this node has `count` subscribers of `key` (0: none); an attachment lapses
     /// unless repeated within the lease time.
