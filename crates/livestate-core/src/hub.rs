@@ -276,8 +276,10 @@ impl Hub {
     /// connection on every node of the cluster runs `handle_message` on its own state and
     /// gets its own patch; for a shared key, its one authority does (as [`Hub::send`]).
     ///
+    /// Messages sent one after another from one node reach every connection in that order.
     /// Returns how many states on this node took it (a shared key counts one); channels on
-    /// other nodes get it without an answer. A connection whose handler refuses it (or
+    /// other nodes get it without an answer (fire and forget, as PubSub: a node that is down
+    /// when it is sent never sees it). A connection whose handler refuses it (or
     /// that has no state, its `init` having failed) is not counted and keeps its state.
     ///
     /// ```
@@ -312,35 +314,53 @@ impl Hub {
         Ok(self.deliver_local(topic, message).await)
     }
 
+    /// The connections of `topic` joined on this node.
+    fn joined_connections(&self, topic: &str) -> Vec<KeyHandle> {
+        let mut connections = self.inner.lock_connections();
+        match connections.get_mut(topic) {
+            Some(list) => {
+                list.retain(|h| !h.is_closed());
+                list.clone()
+            }
+            None => Vec::new(),
+        }
+    }
+
     /// Run `handle_message` on every connection of `topic` joined on this node; how many
     /// took it.
     async fn deliver_local(&self, topic: &str, message: Value) -> usize {
-        let handles: Vec<KeyHandle> = {
-            let mut connections = self.inner.lock_connections();
-            match connections.get_mut(topic) {
-                Some(list) => {
-                    list.retain(|h| !h.is_closed());
-                    list.clone()
-                }
-                None => return 0,
+        let mut answers = Vec::new();
+        for handle in self.joined_connections(topic) {
+            let (done, answer) = oneshot::channel();
+            let request = MessageRequest {
+                message: message.clone(),
+                done,
+            };
+            if handle.send(Command::Message(request)).await.is_ok() {
+                answers.push(answer);
             }
-        };
-        let runs = handles.into_iter().map(|handle| {
-            let message = message.clone();
-            async move {
-                let (done, answer) = oneshot::channel();
-                let request = MessageRequest { message, done };
-                if handle.send(Command::Message(request)).await.is_err() {
-                    return false;
-                }
-                matches!(answer.await, Ok(Ok(_)))
+        }
+        let mut took = 0;
+        for answer in answers {
+            if let Ok(Ok(_)) = answer.await {
+                took += 1;
             }
-        });
-        futures_util::future::join_all(runs)
-            .await
-            .into_iter()
-            .filter(|took| *took)
-            .count()
+        }
+        took
+    }
+
+    /// Hand a message from another node to this node's connections of its topic, in the
+    /// order messages arrive, without waiting for their handlers.
+    async fn deliver_remote(&self, topic: &str, message: Value) {
+        for handle in self.joined_connections(topic) {
+            // nobody waits for the outcome: the handler's answer goes nowhere
+            let (done, _) = oneshot::channel();
+            let request = MessageRequest {
+                message: message.clone(),
+                done,
+            };
+            let _ = handle.send(Command::Message(request)).await;
+        }
     }
 
     /// Note a joined connection of a connection-scoped topic, for [`Hub::broadcast`] (its
@@ -371,11 +391,9 @@ impl Hub {
                     if message.origin == hub.inner.backplane.node() {
                         continue;
                     }
-                    // each in its own task: a slow handler somewhere does not hold up the
-                    // messages for other topics
-                    tokio::spawn(async move {
-                        hub.deliver_local(&message.topic, message.message).await;
-                    });
+                    // into the mailboxes in the order sent (a slow handler holds nothing
+                    // up unless its mailbox is full)
+                    hub.deliver_remote(&message.topic, message.message).await;
                 }
             });
         });

@@ -157,7 +157,7 @@ async fn bad_targets_get_clear_errors() -> Result<(), TestError> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_reaches_connections_on_every_node() -> Result<(), TestError> {
     let cluster = MemoryCluster::new(Duration::from_secs(3));
     let (a, b, c) = (
@@ -189,6 +189,21 @@ async fn a_broadcast_reaches_connections_on_every_node() -> Result<(), TestError
         assert_eq!(ch.state()["headlines"], json!(["one", "two"]));
     }
     no_change_soon(&mut on_a).await;
+    // many in a row arrive in the order sent, on every node
+    for i in 0..30 {
+        c.broadcast("news", json!({"headline": i})).await.unwrap();
+    }
+    let want: Vec<Value> = ["one", "two"]
+        .into_iter()
+        .map(Value::from)
+        .chain((0..30).map(Value::from))
+        .collect();
+    for ch in [&mut on_a, &mut on_b, &mut on_b2] {
+        while ch.version() != 32 {
+            ch.next_change().await?;
+        }
+        assert_eq!(ch.state()["headlines"], Value::from(want.clone()));
+    }
     // a killed node's backplane refuses: the sender hears it, and nothing is delivered
     cluster.kill("c");
     let err = c.broadcast("news", json!({"headline": "x"})).await;
