@@ -1,12 +1,12 @@
 // Shared helpers for the end-to-end tests: start a livestate binary, load the two client
 // bundles (phoenix 1.7 and 1.8), open LiveState clients that record every WebSocket frame.
 
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import { spawnListening } from './process.mjs';
 
 export const JS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,11 +28,6 @@ const BINARIES = {
   testserver: { env: 'LIVESTATE_TESTSERVER_BIN', fallback: '../../target/debug/livestate-testserver' },
 };
 
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 /**
  * Starts `livestate serve` (kind "livestate") or `livestate-testserver serve` (kind
  * "testserver") on 127.0.0.1:0 and resolves once it printed its listening line.
@@ -48,69 +43,10 @@ export async function startServer(kind, extraArgs = []) {
         '`cargo build -p livestate-server -p livestate-testkit --bins` in the repository root)',
     );
   }
-  const child = spawn(bin, ['serve', '--bind', '127.0.0.1:0', ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = await spawnListening(bin, ['serve', '--bind', '127.0.0.1:0', ...extraArgs], {
+    pattern: /^livestate listening on 127\.0\.0\.1:(\d+)$/,
   });
-  running.add(child);
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => {
-    stderr += d;
-    if (process.env.LIVESTATE_TEST_VERBOSE) process.stderr.write(d);
-  });
-  const exited = new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
-  exited.then(() => running.delete(child));
-
-  const port = await new Promise((res, rej) => {
-    let stdout = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`${bin} printed no listening line within 10 s; stdout: ${stdout}; stderr: ${stderr}`));
-    }, 10_000);
-    child.stdout.setEncoding('utf8');
-    const onData = (d) => {
-      stdout += d;
-      const nl = stdout.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      child.stdout.off('data', onData);
-      child.stdout.resume(); // keep draining
-      const line = stdout.slice(0, nl);
-      const m = /^livestate listening on 127\.0\.0\.1:(\d+)$/.exec(line);
-      if (m) res(Number(m[1]));
-      else {
-        child.kill('SIGKILL');
-        rej(new Error(`unexpected first stdout line from ${bin}: ${JSON.stringify(line)}`));
-      }
-    };
-    child.stdout.on('data', onData);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      rej(e);
-    });
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      rej(new Error(`${bin} exited (code ${code}, signal ${signal}) before listening; stderr: ${stderr}`));
-    });
-  });
-
-  return {
-    kind,
-    port,
-    /** The process (to send it signals). */
-    child,
-    url: `ws://127.0.0.1:${port}/socket`,
-    stderr: () => stderr,
-    /** SIGTERM, then wait (5 s, then SIGKILL). Resolves to {code, signal}. */
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    },
-  };
+  return { kind, ...server, url: `ws://127.0.0.1:${server.port}/socket` };
 }
 
 // ---------------------------------------------------------------------------------------

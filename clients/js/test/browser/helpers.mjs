@@ -2,11 +2,11 @@
 // Debian's Chromium with playwright-core, and on failure print what each page logged and
 // the WebSocket frames it sent and received.
 
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { spawnListening } from '../process.mjs';
 
 export const JS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const REPO_ROOT = resolve(JS_DIR, '..', '..');
@@ -17,8 +17,6 @@ export const WAIT_MS = 5000;
 /** Options for `test()`: a whole browser scenario may take this long. */
 export const T = { timeout: 60_000 };
 
-const VERBOSE = !!process.env.LIVESTATE_TEST_VERBOSE;
-
 // ---------------------------------------------------------------------------------------
 // Example servers
 
@@ -26,11 +24,6 @@ const VERBOSE = !!process.env.LIVESTATE_TEST_VERBOSE;
 const BIN_DIR = process.env.LIVESTATE_EXAMPLES_BIN_DIR
   ? resolve(process.env.LIVESTATE_EXAMPLES_BIN_DIR)
   : join(process.env.CARGO_TARGET_DIR ? resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR) : join(REPO_ROOT, 'target'), 'debug');
-
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 /**
  * Starts the example binary `name` (`target/debug/NAME --bind 127.0.0.1:0 ...args`) and
@@ -45,65 +38,15 @@ export async function startExample(name, args = []) {
         'repository root (or set LIVESTATE_EXAMPLES_BIN_DIR)',
     );
   }
-  const child = spawn(bin, ['--bind', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => {
-    stderr += d;
-    if (VERBOSE) process.stderr.write(`[${name}] ${d}`);
+  const server = await spawnListening(bin, ['--bind', '127.0.0.1:0', ...args], {
+    pattern: /^listening on 127\.0\.0\.1:(\d+)$/,
+    label: name,
   });
-  const exited = new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
-  exited.then(() => running.delete(child));
-
-  const port = await new Promise((res, rej) => {
-    let stdout = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`${bin} printed no listening line within 10 s; stdout: ${stdout}; stderr: ${stderr}`));
-    }, 10_000);
-    child.stdout.setEncoding('utf8');
-    const onData = (d) => {
-      stdout += d;
-      const nl = stdout.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      child.stdout.off('data', onData);
-      child.stdout.resume(); // keep draining
-      const line = stdout.slice(0, nl);
-      const m = /^listening on 127\.0\.0\.1:(\d+)$/.exec(line);
-      if (m) res(Number(m[1]));
-      else {
-        child.kill('SIGKILL');
-        rej(new Error(`unexpected first stdout line from ${bin}: ${JSON.stringify(line)}`));
-      }
-    };
-    child.stdout.on('data', onData);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      rej(e);
-    });
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      rej(new Error(`${bin} exited (code ${code}, signal ${signal}) before listening; stderr: ${stderr}`));
-    });
-  });
-
   return {
     name,
-    port,
+    ...server,
     /** `http://127.0.0.1:PORT` + path. */
-    url: (path = '/') => `http://127.0.0.1:${port}${path}`,
-    stderr: () => stderr,
-    /** SIGTERM, then wait (5 s, then SIGKILL). Resolves to {code, signal}. */
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    },
+    url: (path = '/') => `http://127.0.0.1:${server.port}${path}`,
   };
 }
 
