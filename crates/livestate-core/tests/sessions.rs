@@ -179,6 +179,25 @@ impl Backplane for Flaky {
     }
 }
 
+/// Join `topic` (join_ref and ref "1"); the `state:change` after the reply.
+async fn join(s: &mut Session, rx: &mut OutboxReceiver, topic: &str) -> Message {
+    s.handle_text(&frame(Some("1"), Some("1"), topic, "phx_join", json!({})))
+        .await
+        .unwrap();
+    next(rx).await;
+    next(rx).await
+}
+
+/// A hub serving `doc:*` on a backplane whose commits the test can make fail.
+fn flaky_hub() -> (Arc<Flaky>, Hub) {
+    let flaky = Flaky::new();
+    let hub = Hub::builder()
+        .channel("doc:*", DocChannel::default())
+        .backplane(flaky.clone())
+        .build();
+    (flaky, hub)
+}
+
 async fn put(
     s: &mut Session,
     rx: &mut OutboxReceiver,
@@ -219,17 +238,9 @@ async fn put_as(
 
 #[tokio::test]
 async fn a_change_the_backplane_cannot_commit_is_refused_and_not_applied() {
-    let flaky = Flaky::new();
-    let hub = Hub::builder()
-        .channel("doc:*", DocChannel::default())
-        .backplane(flaky.clone())
-        .build();
+    let (flaky, hub) = flaky_hub();
     let (mut s, mut rx) = session(&hub);
-    s.handle_text(&frame(Some("1"), Some("1"), "doc:k", "phx_join", json!({})))
-        .await
-        .unwrap();
-    next(&mut rx).await;
-    next(&mut rx).await;
+    join(&mut s, &mut rx, "doc:k").await;
     let ok = put(&mut s, &mut rx, "2", "/a", json!(1)).await;
     assert_eq!(ok.last().unwrap().payload["status"], "ok");
 
@@ -253,17 +264,9 @@ async fn a_change_the_backplane_cannot_commit_is_refused_and_not_applied() {
 
 #[tokio::test]
 async fn an_authority_that_lost_its_lease_stops_and_its_clients_rejoin() {
-    let flaky = Flaky::new();
-    let hub = Hub::builder()
-        .channel("doc:*", DocChannel::default())
-        .backplane(flaky.clone())
-        .build();
+    let (flaky, hub) = flaky_hub();
     let (mut s, mut rx) = session(&hub);
-    s.handle_text(&frame(Some("1"), Some("1"), "doc:k", "phx_join", json!({})))
-        .await
-        .unwrap();
-    next(&mut rx).await;
-    next(&mut rx).await;
+    join(&mut s, &mut rx, "doc:k").await;
     flaky.mode.store(2, Ordering::SeqCst);
     let mut frames = put(&mut s, &mut rx, "2", "/a", json!(1)).await;
     frames.push(next(&mut rx).await);
@@ -304,34 +307,25 @@ async fn ttl_counts_down_from_the_last_leave_and_a_joiner_cancels_it() {
         })
         .build();
     let (mut a, mut arx) = session(&hub);
-    a.handle_text(&frame(Some("1"), Some("1"), "doc:t", "phx_join", json!({})))
-        .await
-        .unwrap();
-    next(&mut arx).await;
-    next(&mut arx).await;
+    join(&mut a, &mut arx, "doc:t").await;
     put_on(&mut a, &mut arx, "doc:t").await;
     a.close().await;
     tokio::time::sleep(Duration::from_secs(59)).await;
     assert_eq!(hub.live_keys(), 1, "still alive just before the TTL");
     // a joiner within the TTL gets the state and cancels the countdown
     let (mut b, mut brx) = session(&hub);
-    b.handle_text(&frame(Some("1"), Some("1"), "doc:t", "phx_join", json!({})))
-        .await
-        .unwrap();
-    next(&mut brx).await;
-    assert_eq!(next(&mut brx).await.payload["state"], json!({"x": 1}));
+    assert_eq!(
+        join(&mut b, &mut brx, "doc:t").await.payload["state"],
+        json!({"x": 1})
+    );
     tokio::time::sleep(Duration::from_secs(120)).await;
     assert_eq!(hub.live_keys(), 1, "a subscriber keeps the key alive");
     b.close().await;
     tokio::time::sleep(Duration::from_secs(61)).await;
     assert_eq!(hub.live_keys(), 0, "gone after the TTL");
     let (mut c, mut crx) = session(&hub);
-    c.handle_text(&frame(Some("1"), Some("1"), "doc:t", "phx_join", json!({})))
-        .await
-        .unwrap();
-    next(&mut crx).await;
     assert_eq!(
-        next(&mut crx).await.payload,
+        join(&mut c, &mut crx, "doc:t").await.payload,
         json!({"state": {}, "version": 0})
     );
 }
