@@ -5,7 +5,7 @@
 mod common;
 
 use common::{n, run, short};
-use livestate_loadgen::{Scenario, Target};
+use livestate_loadgen::{Report, Scenario, Target};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,17 +67,22 @@ async fn a_server_that_never_answers_counts_timeouts() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_stops_mid_fanout_counts_disconnects() {
+/// Run `scenario` for 1.5 s against a livestate server that stops 0.7 s in.
+async fn run_while_the_server_stops(scenario: Scenario) -> Report {
     let server = common::livestate().await;
-    let mut cfg = short(Scenario::Fanout, Target::Livestate, server.url());
+    let mut cfg = short(scenario, Target::Livestate, server.url());
     cfg.duration = Duration::from_millis(1500);
     cfg.drain = Duration::from_millis(500);
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(700)).await;
         server.stop().await.unwrap();
     });
-    let r = run(&cfg).await;
+    run(&cfg).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_mid_fanout_counts_disconnects() {
+    let r = run_while_the_server_stops(Scenario::Fanout).await;
     assert_eq!(n(&r, "joined"), 7);
     assert_eq!(n(&r, "disconnects"), 7, "{}", r.to_line());
     assert!(n(&r, "sent") < n(&r, "target_sent"));
@@ -86,15 +91,7 @@ async fn a_server_that_stops_mid_fanout_counts_disconnects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stops_mid_events_counts_disconnects() {
-    let server = common::livestate().await;
-    let mut cfg = short(Scenario::Events, Target::Livestate, server.url());
-    cfg.duration = Duration::from_millis(1500);
-    cfg.drain = Duration::from_millis(500);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        server.stop().await.unwrap();
-    });
-    let r = run(&cfg).await;
+    let r = run_while_the_server_stops(Scenario::Events).await;
     assert_eq!(n(&r, "joined"), 5);
     assert_eq!(
         n(&r, "disconnects") + n(&r, "send_errors"),

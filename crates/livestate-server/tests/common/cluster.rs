@@ -272,15 +272,7 @@ impl Worker {
                         self.node = (self.node + self.urls.len() - 1) % self.urls.len();
                         return self.reconnect().await;
                     }
-                    self.view.apply(&f)?;
-                    if self.view.gaps > 0 {
-                        // as phx-live-state does: ask for the whole state
-                        self.view.gaps = 0;
-                        let jr = self.join_ref.clone();
-                        self.client
-                            .send(Some(&jr), None, &self.topic, "lvs_refresh", json!({}))
-                            .await?;
-                    }
+                    self.apply(&f).await?;
                 }
                 Ok(Incoming::Closed(_)) | Err(_) => {
                     self.unknown += 1;
@@ -347,6 +339,20 @@ impl Worker {
         Ok(outcome)
     }
 
+    /// Apply a frame to the view; on a version gap ask for the whole state, as
+    /// phx-live-state does.
+    async fn apply(&mut self, f: &livestate_testkit::Frame) -> Result<()> {
+        self.view.apply(f)?;
+        if self.view.gaps > 0 {
+            self.view.gaps = 0;
+            let jr = self.join_ref.clone();
+            self.client
+                .send(Some(&jr), None, &self.topic, "lvs_refresh", json!({}))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Read until this worker has `state` at `version` (a wire version: it wraps, so the
     /// state must match too).
     pub async fn settle(&mut self, version: u64, state: &Value) -> Result<()> {
@@ -361,16 +367,7 @@ impl Worker {
                 );
             }
             match tokio::time::timeout(Duration::from_millis(200), self.client.next()).await {
-                Ok(Ok(Incoming::Frame(f))) => {
-                    self.view.apply(&f)?;
-                    if self.view.gaps > 0 {
-                        self.view.gaps = 0;
-                        let jr = self.join_ref.clone();
-                        self.client
-                            .send(Some(&jr), None, &self.topic, "lvs_refresh", json!({}))
-                            .await?;
-                    }
-                }
+                Ok(Ok(Incoming::Frame(f))) => self.apply(&f).await?,
                 Ok(Ok(Incoming::Closed(_))) | Ok(Err(_)) => self.reconnect().await?,
                 _ => {}
             }
