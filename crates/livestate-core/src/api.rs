@@ -31,7 +31,7 @@
 //! ```
 
 use crate::acl::{Caller, Denied, Permission, Permissions};
-use crate::authority::{ApiOp, ApiReply, ApiRequest, Command, SubId};
+use crate::authority::{ApiOp, ApiReply, ApiRequest, Command, KeyHandle, SubId};
 use crate::backplane::ApiCall;
 use crate::channel::{ChannelError, Scope};
 use crate::doc::{Doc, OpError};
@@ -295,47 +295,28 @@ async fn attach(
     caller: Caller,
     create: bool,
 ) -> Result<Subscription, ApiError> {
-    let capacity = hub.limits().outbox_capacity;
-    let channel = route(hub, key)?;
+    route(hub, key)?;
     // in a cluster a key may live on other nodes only: follow it here too
     let create = create || stored(hub, key, caller).await?.is_some();
-    for attempt in 0..hub::ATTEMPTS {
-        if hub.is_shutting_down() {
-            break;
-        }
-        let handle = if create {
-            hub.key(key, &channel)
-        } else {
-            hub.live_key(key)
-                .ok_or_else(|| not_live(&*channel, key, caller))?
-        };
-        let sub = hub.next_id();
-        let (tx, changes) = mpsc::channel(capacity);
-        let (done, answer) = oneshot::channel();
-        let request = ApiRequest {
-            caller,
-            op: ApiOp::Attach { sub, changes: tx },
-            done,
-        };
-        if handle.send(Command::Api(request)).await.is_ok() {
-            if let Ok(reply) = answer.await {
-                let current = match reply? {
-                    ApiReply::Current(c) => c,
-                    other => return Err(unexpected(other)),
-                };
-                return Ok(Subscription {
-                    hub: hub.clone(),
-                    key: key.to_owned(),
-                    sub,
-                    handle,
-                    current,
-                    changes,
-                });
-            }
-        }
-        hub::backoff(attempt).await;
-    }
-    Err(ApiError::Unavailable(key.to_owned()))
+    let sub = hub.next_id();
+    let (tx, changes) = mpsc::channel(hub.limits().outbox_capacity);
+    let (reply, handle) = request(hub, key, caller, create, || ApiOp::Attach {
+        sub,
+        changes: tx.clone(),
+    })
+    .await?;
+    let current = match reply {
+        ApiReply::Current(c) => c,
+        other => return Err(unexpected(other)),
+    };
+    Ok(Subscription {
+        hub: hub.clone(),
+        key: key.to_owned(),
+        sub,
+        handle,
+        current,
+        changes,
+    })
 }
 
 /// A Rust caller attached to a key: the key's group. Dropping it detaches.
@@ -567,6 +548,19 @@ async fn call(
     create: bool,
     op: impl Fn() -> ApiOp,
 ) -> Result<ApiReply, ApiError> {
+    request(hub, key, caller, create, op)
+        .await
+        .map(|(reply, _)| reply)
+}
+
+/// [`call`], also giving the handle of the authority that answered.
+async fn request(
+    hub: &Hub,
+    key: &str,
+    caller: Caller,
+    create: bool,
+    op: impl Fn() -> ApiOp,
+) -> Result<(ApiReply, KeyHandle), ApiError> {
     let channel = route(hub, key)?;
     for attempt in 0..hub::ATTEMPTS {
         if hub.is_shutting_down() {
@@ -588,7 +582,7 @@ async fn call(
         };
         if handle.send(Command::Api(request)).await.is_ok() {
             if let Ok(reply) = answer.await {
-                return reply;
+                return reply.map(|reply| (reply, handle));
             }
         }
         hub::backoff(attempt).await;
