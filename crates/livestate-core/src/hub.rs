@@ -326,9 +326,14 @@ impl Hub {
         }
     }
 
-    /// Run `handle_message` on every connection of `topic` joined on this node; how many
-    /// took it.
-    async fn deliver_local(&self, topic: &str, message: Value) -> usize {
+    /// Hand `message` to every connection of `topic` joined on this node, into their
+    /// mailboxes in order (a slow handler holds nothing up unless its mailbox is full);
+    /// their answers, for whoever waits for them.
+    async fn deliver(
+        &self,
+        topic: &str,
+        message: Value,
+    ) -> Vec<oneshot::Receiver<Result<u64, ChannelError>>> {
         let mut answers = Vec::new();
         for handle in self.joined_connections(topic) {
             let (done, answer) = oneshot::channel();
@@ -340,27 +345,19 @@ impl Hub {
                 answers.push(answer);
             }
         }
+        answers
+    }
+
+    /// Run `handle_message` on every connection of `topic` joined on this node; how many
+    /// took it.
+    async fn deliver_local(&self, topic: &str, message: Value) -> usize {
         let mut took = 0;
-        for answer in answers {
+        for answer in self.deliver(topic, message).await {
             if let Ok(Ok(_)) = answer.await {
                 took += 1;
             }
         }
         took
-    }
-
-    /// Hand a message from another node to this node's connections of its topic, in the
-    /// order messages arrive, without waiting for their handlers.
-    async fn deliver_remote(&self, topic: &str, message: Value) {
-        for handle in self.joined_connections(topic) {
-            // nobody waits for the outcome: the handler's answer goes nowhere
-            let (done, _) = oneshot::channel();
-            let request = MessageRequest {
-                message: message.clone(),
-                done,
-            };
-            let _ = handle.send(Command::Message(request)).await;
-        }
     }
 
     /// Note a joined connection of a connection-scoped topic, for [`Hub::broadcast`] (its
@@ -391,9 +388,8 @@ impl Hub {
                     if message.origin == hub.inner.backplane.node() {
                         continue;
                     }
-                    // into the mailboxes in the order sent (a slow handler holds nothing
-                    // up unless its mailbox is full)
-                    hub.deliver_remote(&message.topic, message.message).await;
+                    // in the order sent; nobody here waits for the outcomes
+                    hub.deliver(&message.topic, message.message).await;
                 }
             });
         });
