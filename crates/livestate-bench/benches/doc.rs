@@ -51,7 +51,7 @@ fn diff_fallback(c: &mut Criterion) {
             b.iter_batched(
                 || (Doc::new(before.clone()), after.clone()),
                 |(mut doc, new)| {
-                    doc.replace_all(new);
+                    doc.replace_all(new).unwrap();
                     let patch = doc.take_patch();
                     // the document is dropped outside the measurement
                     (doc, patch)

@@ -71,7 +71,7 @@ mod tests {
         doc.set("/k5", json!(1)).unwrap();
         assert_eq!(doc.take_patch().len(), 1);
         let mut doc = Doc::new(state(10));
-        doc.replace_all(state_with_one_change(10));
+        doc.replace_all(state_with_one_change(10)).unwrap();
         let patch = doc.take_patch();
         assert_eq!(patch.len(), 1, "{patch:?}");
         assert_eq!(patch[0].path(), "/k5");

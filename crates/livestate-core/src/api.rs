@@ -110,11 +110,15 @@ pub enum ApiError {
     /// The channel refused (its `init` or `handle_message` said no).
     #[error("{0}")]
     Refused(String),
+    /// The change would break one of the state's limits (depth, size, ops per patch).
+    #[error("{0}")]
+    Limit(String),
 }
 
 impl ApiError {
     /// A stable code: `no_route`, `not_shared`, `unavailable`, `unknown_key`,
-    /// `property_not_found`, `permission_denied`, `test_failed`, `bad_request`, `refused`.
+    /// `property_not_found`, `permission_denied`, `test_failed`, `bad_request`, `refused`,
+    /// `limit_exceeded`.
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NoRoute(_) => "no_route",
@@ -126,6 +130,7 @@ impl ApiError {
             ApiError::TestFailed(_) => "test_failed",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Refused(_) => "refused",
+            ApiError::Limit(_) => "limit_exceeded",
         }
     }
 }
@@ -133,7 +138,10 @@ impl ApiError {
 impl From<ChannelError> for ApiError {
     fn from(e: ChannelError) -> ApiError {
         let test_failed = |e: &OpError| matches!(e, OpError::TestFailed { .. });
+        let limit = |e: &OpError| matches!(e, OpError::Limit(_));
         match e {
+            ChannelError::Op(ref op) if limit(op) => ApiError::Limit(e.to_string()),
+            ChannelError::Patch(ref p) if limit(&p.error) => ApiError::Limit(e.to_string()),
             ChannelError::Denied(d) => ApiError::Denied(d),
             ChannelError::Op(OpError::NotFound(path)) => ApiError::PropertyNotFound(path),
             ChannelError::Patch(crate::doc::PatchError {

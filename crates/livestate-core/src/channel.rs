@@ -99,6 +99,14 @@ pub trait Channel: Send + Sync + 'static {
         Ttl::Default
     }
 
+    /// What this channel's states may become: nesting depth, size as JSON, ops per patch
+    /// (see [`StateLimits`](crate::doc::StateLimits)). `None`, the default: the hub's
+    /// ([`Limits::state`](crate::Limits::state)). A change that would break one is refused
+    /// with an error naming the limit.
+    fn state_limits(&self) -> Option<crate::doc::StateLimits> {
+        None
+    }
+
     /// Whether joiners get `presence_state` and `presence_diff` (phoenix.js `Presence`):
     /// who is attached, with what `authorize` tracked ([`JoinContext::track`]).
     fn presence(&self) -> bool {

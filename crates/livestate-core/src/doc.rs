@@ -8,7 +8,12 @@
 //! - [`Doc::replace_all`] is the one operation that diffs (with `json-patch`), because
 //!   only a structural diff can say what a wholesale replacement changed.
 //!
-//! Every operation is atomic: when it fails, the document is as it was before it.
+//! Every operation is atomic: when it fails, the document is as it was before it. An
+//! operation that changes nothing (setting the value already there) records nothing.
+//!
+//! A document keeps within its [`StateLimits`] (depth, size as JSON, ops per patch): an
+//! operation that would break one is refused with [`OpError::Limit`] before anything is
+//! built, and the size is kept up to date as operations go, never by re-encoding.
 //!
 //! ```
 //! use livestate_core::Doc;
@@ -24,154 +29,43 @@
 //!     {"op": "add", "path": "/items/0", "value": "milk"},
 //! ]));
 //! assert_eq!(doc.value(), &json!({"count": 1, "items": ["milk"]}));
+//! assert_eq!(doc.encoded_len(), r#"{"count":1,"items":["milk"]}"#.len());
 //! ```
 
-use crate::pointer::{self, Pointer, PointerError};
+mod error;
+mod limits;
+mod resolve;
+mod undo;
+
+pub use error::{OpError, PatchError};
+pub use limits::{LimitError, MAX_DEPTH_CEILING, StateLimits};
+pub use resolve::{kind, lookup};
+
+use crate::pointer::{self, Pointer};
+use limits::{Cost, Over, measure, string_len};
 use livestate_protocol::PatchOp;
-use serde_json::{Map, Number, Value};
+use resolve::{abridged, add_number, array_index, array_len, not_container, resolve, resolve_mut};
+use serde_json::{Map, Value};
+use undo::{Step, Undo};
 
 /// A JSON document with a journal of the operations applied since the last commit.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Doc {
     /// The current value, including uncommitted changes.
     value: Value,
     /// The patch ops of the changes since the last [`Doc::take_patch`], in order.
     journal: Vec<PatchOp>,
     /// How to undo each change since the last commit, in order.
-    undo: Vec<Undo>,
+    undo: Vec<Step>,
     /// How much of `undo` was there at the last [`Doc::take_changes`].
     taken: usize,
-}
-
-/// Why an operation was refused. The document is unchanged when one is returned.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum OpError {
-    /// The path is not a JSON Pointer.
-    #[error(transparent)]
-    Pointer(#[from] PointerError),
-    /// Nothing at the path (or at one of its parents).
-    #[error("no value at {0}")]
-    NotFound(String),
-    /// A path goes through a value that has no children.
-    #[error("{path} is {kind}, which has no member {token:?}")]
-    NotContainer {
-        /// The value the path goes through.
-        path: String,
-        /// What that value is ("a number", ...).
-        kind: &'static str,
-        /// The token that could not be looked up.
-        token: String,
-    },
-    /// An array was addressed with something that is not an index.
-    #[error("{path} is an array, and {token:?} is not an index of it")]
-    BadIndex {
-        /// The array.
-        path: String,
-        /// The offending token.
-        token: String,
-    },
-    /// An array index past the end.
-    #[error("index {index} is past the end of the array at {path} ({len} elements)")]
-    OutOfBounds {
-        /// The array.
-        path: String,
-        /// The index asked for.
-        index: usize,
-        /// The array's length.
-        len: usize,
-    },
-    /// An array operation on something that is not an array.
-    #[error("{path} is {kind}, not an array")]
-    NotArray {
-        /// The value.
-        path: String,
-        /// What it is.
-        kind: &'static str,
-    },
-    /// A numeric operation on something that is not a number.
-    #[error("{path} is {kind}, not a number")]
-    NotNumber {
-        /// The value.
-        path: String,
-        /// What it is.
-        kind: &'static str,
-    },
-    /// An increment that leaves the 64-bit integer range.
-    #[error("incrementing {path} overflows a 64-bit integer")]
-    Overflow {
-        /// The value.
-        path: String,
-    },
-    /// A `test` op found another value.
-    #[error("test failed at {path}: expected {expected}, found {found}")]
-    TestFailed {
-        /// The tested path.
-        path: String,
-        /// The expected value (abridged).
-        expected: String,
-        /// The value found (abridged).
-        found: String,
-    },
-    /// A `move` whose target is inside its source.
-    #[error("cannot move {from} into its own child {path}")]
-    MoveIntoChild {
-        /// The source.
-        from: String,
-        /// The target.
-        path: String,
-    },
-    /// The root cannot be removed.
-    #[error("cannot remove the root of the document")]
-    RemoveRoot,
-}
-
-impl OpError {
-    /// Whether the error means "nothing there" (HTTP 404) rather than a bad request.
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, OpError::NotFound(_))
-    }
-}
-
-/// An RFC 6902 patch that failed: which op, and why. Nothing of the patch was applied.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("op {index} ({op} {path}): {error}")]
-pub struct PatchError {
-    /// The position of the failing op in the patch (from 0).
-    pub index: usize,
-    /// The failing op's name.
-    pub op: &'static str,
-    /// The failing op's path.
-    pub path: String,
-    /// Why it failed.
-    pub error: OpError,
-}
-
-#[derive(Debug, Clone)]
-enum Undo {
-    /// A member was added to the object at `parent`: remove it.
-    RemoveMember { parent: Vec<String>, key: String },
-    /// A member of the object at `parent` was replaced or removed: put `old` back.
-    RestoreMember {
-        parent: Vec<String>,
-        key: String,
-        old: Value,
-    },
-    /// An element was inserted into the array at `parent`: remove it.
-    RemoveElement { parent: Vec<String>, index: usize },
-    /// An element was removed from the array at `parent`: insert `old` back.
-    InsertElement {
-        parent: Vec<String>,
-        index: usize,
-        old: Value,
-    },
-    /// An element of the array at `parent` was replaced: put `old` back.
-    RestoreElement {
-        parent: Vec<String>,
-        index: usize,
-        old: Value,
-    },
-    /// The whole document was replaced.
-    RestoreRoot(Value),
+    limits: StateLimits,
+    /// `value`'s compact JSON length, kept up to date by every operation.
+    bytes: usize,
+    /// Bytes written by the change in progress (since the last take or settle).
+    written: usize,
+    /// Set when the value the document was built from already breaks its limits.
+    over: Option<LimitError>,
 }
 
 /// Where an add landed, so the journal can name it exactly.
@@ -186,14 +80,70 @@ enum Added {
     Root,
 }
 
+impl Default for Doc {
+    fn default() -> Doc {
+        Doc::new(Value::Null)
+    }
+}
+
 impl Doc {
-    /// A document holding `value`, with nothing to commit.
+    /// A document holding `value`, with nothing to commit, within the default
+    /// [`StateLimits`].
     pub fn new(value: Value) -> Doc {
-        Doc {
+        Doc::with_limits(value, StateLimits::default())
+    }
+
+    /// A document holding `value` within `limits`. A value that already breaks them is
+    /// kept, but no change of it can be taken ([`Doc::limit_error`] says why).
+    pub fn with_limits(value: Value, limits: StateLimits) -> Doc {
+        let mut doc = Doc {
             value,
             journal: Vec::new(),
             undo: Vec::new(),
             taken: 0,
+            limits,
+            bytes: 0,
+            written: 0,
+            over: None,
+        };
+        doc.remeasure();
+        doc
+    }
+
+    /// The limits this document keeps within.
+    pub fn limits(&self) -> StateLimits {
+        self.limits
+    }
+
+    /// Keep within `limits` from now on; an error when the value already breaks them.
+    pub fn set_limits(&mut self, limits: StateLimits) -> Result<(), LimitError> {
+        self.limits = limits;
+        self.remeasure();
+        self.over.clone().map_or(Ok(()), Err)
+    }
+
+    /// Why the value breaks the limits, when it does (it was built that way).
+    pub fn limit_error(&self) -> Option<&LimitError> {
+        self.over.as_ref()
+    }
+
+    /// The length of the value as compact JSON (`serde_json::to_vec`), kept up to date by
+    /// every operation.
+    pub fn encoded_len(&self) -> usize {
+        self.bytes
+    }
+
+    fn remeasure(&mut self) {
+        let limits = self.limits;
+        match measure(&self.value, limits.max_depth, limits.max_bytes) {
+            Ok(cost) => {
+                self.bytes = cost.bytes;
+                self.over = None;
+            }
+            Err(over) => {
+                self.bytes = encoded_len(&self.value);
+                self.over = Some(limits.error(over, ""));
+            }
         }
     }
 
@@ -228,6 +178,7 @@ impl Doc {
     /// [`Doc::rollback`] until [`Doc::settle`].
     pub fn take_changes(&mut self) -> Vec<PatchOp> {
         self.taken = self.undo.len();
+        self.written = 0;
         std::mem::take(&mut self.journal)
     }
 
@@ -235,6 +186,7 @@ impl Doc {
     pub fn settle(&mut self) {
         self.undo.clear();
         self.taken = 0;
+        self.written = 0;
     }
 
     /// Undo every change since the last [`Doc::take_patch`] or [`Doc::settle`].
@@ -242,6 +194,7 @@ impl Doc {
         self.undo_to(0);
         self.journal.clear();
         self.taken = 0;
+        self.written = 0;
     }
 
     /// Undo the changes since the last [`Doc::take_changes`], keeping those it took (still
@@ -249,6 +202,7 @@ impl Doc {
     pub fn rollback_untaken(&mut self) {
         self.undo_to(self.taken);
         self.journal.clear();
+        self.written = 0;
     }
 
     /// Set the value at `path`: add or replace an object member, replace an array element,
@@ -258,8 +212,7 @@ impl Doc {
         let value = value.into();
         let ptr = Pointer::parse(path)?;
         let Some((parent, last)) = ptr.split_last() else {
-            self.replace_all(value);
-            return Ok(());
+            return self.replace_all(value);
         };
         let target = resolve(&self.value, parent)?;
         if let Value::Array(items) = target {
@@ -328,7 +281,8 @@ impl Doc {
     }
 
     /// Add `by` to the integer at `path` and return the new value. The patch is a
-    /// `replace` of that one number. A float is incremented as a float.
+    /// `replace` of that one number (none when `by` is 0). A float is incremented as a
+    /// float.
     pub fn increment(&mut self, path: &str, by: i64) -> Result<Value, OpError> {
         let ptr = Pointer::parse(path)?;
         let current = resolve(&self.value, ptr.tokens())?;
@@ -363,8 +317,11 @@ impl Doc {
                 resolve(&doc.value, from_ptr.tokens())?;
                 return Ok(());
             }
+            // it lands at another depth and counts as written: measured before it moves
+            let cost = doc.cost_of(&to_ptr, resolve(&doc.value, from_ptr.tokens())?)?;
+            doc.written += cost.bytes;
             let value = doc.prim_remove(&from_ptr)?;
-            let added = doc.prim_add(&to_ptr, value)?;
+            let added = doc.prim_add(&to_ptr, value, cost)?;
             doc.journal.push(PatchOp::Move {
                 from: from_ptr.to_string(),
                 path: added_path(&to_ptr, &added),
@@ -373,13 +330,20 @@ impl Doc {
         })
     }
 
-    /// RFC 6902 `copy`.
+    /// RFC 6902 `copy`. The copy is measured against the limits before it is made.
     pub fn copy_value(&mut self, from: &str, path: &str) -> Result<(), OpError> {
         let from_ptr = Pointer::parse(from)?;
         let to_ptr = Pointer::parse(path)?;
-        let value = resolve(&self.value, from_ptr.tokens())?.clone();
+        let source = resolve(&self.value, from_ptr.tokens())?;
+        if existing_member(&self.value, &to_ptr).is_some_and(|there| there == source) {
+            return Ok(());
+        }
         self.atomic(|doc| {
-            let added = doc.prim_add(&to_ptr, value)?;
+            let source = resolve(&doc.value, from_ptr.tokens())?;
+            let cost = doc.cost_of(&to_ptr, source)?;
+            let value = source.clone();
+            doc.written += cost.bytes;
+            let added = doc.prim_add(&to_ptr, value, cost)?;
             doc.journal.push(PatchOp::Copy {
                 from: from_ptr.to_string(),
                 path: added_path(&to_ptr, &added),
@@ -403,9 +367,30 @@ impl Doc {
     }
 
     /// Apply an RFC 6902 patch atomically: all of it, or (on the first failing op) none.
+    /// A patch of more than `max_patch_ops` ops is refused before any of it applies.
     pub fn apply(&mut self, ops: &[PatchOp]) -> Result<(), PatchError> {
+        let max = self.limits.max_patch_ops;
+        if let Some(op) = ops.get(max) {
+            return Err(PatchError {
+                index: max,
+                op: op.name(),
+                path: op.path().to_owned(),
+                error: OpError::Limit(LimitError::TooManyOps {
+                    ops: ops.len(),
+                    max,
+                }),
+            });
+        }
+        self.replay(ops)
+    }
+
+    /// [`Doc::apply`] without the bound on the number of ops, for patches this server
+    /// made itself (a change log, a leader's published change). Depth and size are still
+    /// bounded.
+    pub fn replay(&mut self, ops: &[PatchOp]) -> Result<(), PatchError> {
         let undo_mark = self.undo.len();
         let journal_mark = self.journal.len();
+        let written = self.written;
         for (index, op) in ops.iter().enumerate() {
             let result = match op {
                 PatchOp::Add { path, value } => self.add(path, value.clone()),
@@ -418,6 +403,7 @@ impl Doc {
             if let Err(error) = result {
                 self.undo_to(undo_mark);
                 self.journal.truncate(journal_mark);
+                self.written = written;
                 return Err(PatchError {
                     index,
                     op: op.name(),
@@ -431,33 +417,86 @@ impl Doc {
 
     /// Replace the whole document. The patch is a structural diff of the old and new
     /// values (json-patch's `diff`), which costs as much as both documents: prefer the
-    /// explicit operations for large states.
-    pub fn replace_all(&mut self, value: Value) {
+    /// explicit operations for large states. Refused (changing nothing) when the new
+    /// value breaks the limits.
+    pub fn replace_all(&mut self, value: Value) -> Result<(), OpError> {
+        if self.value == value {
+            return Ok(());
+        }
+        let cost = self.admit(&Pointer::root(), &value)?;
+        // both values are within the depth limit, so the diff's recursion is bounded
         let ops = crate::state::diff(&self.value, &value);
         let old = std::mem::replace(&mut self.value, value);
-        self.undo.push(Undo::RestoreRoot(old));
+        self.push_undo(Undo::RestoreRoot(old));
+        self.bytes = cost.bytes;
         self.journal.extend(ops);
+        Ok(())
+    }
+
+    /// Measure `value`, about to be written at `ptr`, against the depth limit, the size
+    /// limit and what this change may still write.
+    fn cost_of(&self, ptr: &Pointer, value: &Value) -> Result<Cost, OpError> {
+        let limits = self.limits;
+        let too_deep = || LimitError::TooDeep {
+            path: ptr.to_string(),
+            max: limits.max_depth,
+        };
+        let depth = limits
+            .max_depth
+            .checked_sub(ptr.tokens().len())
+            .ok_or_else(too_deep)?;
+        let room = limits.max_bytes.saturating_sub(self.written);
+        let cost = measure(value, depth, room).map_err(|over| match over {
+            Over::Depth => too_deep(),
+            Over::Bytes if self.written == 0 => LimitError::TooLarge {
+                max: limits.max_bytes,
+            },
+            Over::Bytes => LimitError::ChangeTooLarge {
+                max: limits.max_bytes,
+            },
+        })?;
+        Ok(cost)
+    }
+
+    /// [`Doc::cost_of`], counting the value as written by this change.
+    fn admit(&mut self, ptr: &Pointer, value: &Value) -> Result<Cost, OpError> {
+        let cost = self.cost_of(ptr, value)?;
+        self.written += cost.bytes;
+        Ok(cost)
     }
 
     /// Run `f`; if it fails, undo whatever it did.
     fn atomic<T>(&mut self, f: impl FnOnce(&mut Doc) -> Result<T, OpError>) -> Result<T, OpError> {
         let undo_mark = self.undo.len();
         let journal_mark = self.journal.len();
+        let (bytes, written) = (self.bytes, self.written);
         let result = f(self);
         if result.is_err() {
             self.undo_to(undo_mark);
             self.journal.truncate(journal_mark);
+            self.bytes = bytes;
+            self.written = written;
         }
         result
     }
 
+    fn push_undo(&mut self, undo: Undo) {
+        self.undo.push(Step {
+            undo,
+            bytes: self.bytes,
+        });
+    }
+
     fn add_at(&mut self, ptr: &Pointer, value: Value) -> Result<(), OpError> {
         if ptr.is_root() {
-            self.replace_all(value);
+            return self.replace_all(value);
+        }
+        if existing_member(&self.value, ptr).is_some_and(|there| *there == value) {
             return Ok(());
         }
+        let cost = self.admit(ptr, &value)?;
         let journal_value = value.clone();
-        let added = self.prim_add(ptr, value)?;
+        let added = self.prim_add(ptr, value, cost)?;
         let path = added_path(ptr, &added);
         self.journal.push(match added {
             Added::ReplacedMember => PatchOp::Replace {
@@ -474,34 +513,49 @@ impl Doc {
 
     fn replace_at(&mut self, ptr: &Pointer, value: Value) -> Result<(), OpError> {
         let Some((parent, last)) = ptr.split_last() else {
-            self.replace_all(value);
-            return Ok(());
+            return self.replace_all(value);
         };
+        let old = match resolve(&self.value, parent)? {
+            Value::Object(map) => map
+                .get(last)
+                .ok_or_else(|| OpError::NotFound(ptr.to_string()))?,
+            Value::Array(items) => &items[array_index(parent, last, items.len(), false)?],
+            other => return Err(not_container(parent, other, last)),
+        };
+        if *old == value {
+            return Ok(());
+        }
+        let old_bytes = encoded_len(old);
+        let cost = self.admit(ptr, &value)?;
+        let bytes = self.sized(self.bytes - old_bytes + cost.bytes)?;
         let journal_value = value.clone();
-        let container = resolve_mut(&mut self.value, parent)?;
-        match container {
+        let before = self.bytes;
+        let undo = match resolve_mut(&mut self.value, parent)? {
             Value::Object(map) => {
                 let slot = map
                     .get_mut(last)
                     .ok_or_else(|| OpError::NotFound(ptr.to_string()))?;
-                let old = std::mem::replace(slot, value);
-                self.undo.push(Undo::RestoreMember {
+                Undo::RestoreMember {
                     parent: parent.to_vec(),
                     key: last.to_owned(),
-                    old,
-                });
+                    old: std::mem::replace(slot, value),
+                }
             }
             Value::Array(items) => {
                 let index = array_index(parent, last, items.len(), false)?;
-                let old = std::mem::replace(&mut items[index], value);
-                self.undo.push(Undo::RestoreElement {
+                Undo::RestoreElement {
                     parent: parent.to_vec(),
                     index,
-                    old,
-                });
+                    old: std::mem::replace(&mut items[index], value),
+                }
             }
             other => return Err(not_container(parent, other, last)),
-        }
+        };
+        self.undo.push(Step {
+            undo,
+            bytes: before,
+        });
+        self.bytes = bytes;
         self.journal.push(PatchOp::Replace {
             path: ptr.to_string(),
             value: journal_value,
@@ -509,45 +563,79 @@ impl Doc {
         Ok(())
     }
 
-    /// RFC 6902 add without journaling; records the undo.
-    fn prim_add(&mut self, ptr: &Pointer, value: Value) -> Result<Added, OpError> {
+    /// `bytes`, if the document may be that long.
+    fn sized(&self, bytes: usize) -> Result<usize, OpError> {
+        if bytes > self.limits.max_bytes {
+            Err(OpError::Limit(LimitError::TooLarge {
+                max: self.limits.max_bytes,
+            }))
+        } else {
+            Ok(bytes)
+        }
+    }
+
+    /// RFC 6902 add without journaling; records the undo. `cost` is `value`'s, from
+    /// [`Doc::admit`].
+    fn prim_add(&mut self, ptr: &Pointer, value: Value, cost: Cost) -> Result<Added, OpError> {
         let Some((parent, last)) = ptr.split_last() else {
             let old = std::mem::replace(&mut self.value, value);
-            self.undo.push(Undo::RestoreRoot(old));
+            self.push_undo(Undo::RestoreRoot(old));
+            self.bytes = cost.bytes;
             return Ok(Added::Root);
         };
-        match resolve_mut(&mut self.value, parent)? {
-            Value::Object(map) => {
-                let old = map.insert(last.to_owned(), value);
-                let replaced = old.is_some();
-                self.undo.push(match old {
-                    Some(old) => Undo::RestoreMember {
+        // the size it will have, checked before anything changes
+        let grown = match resolve(&self.value, parent)? {
+            Value::Object(map) => match map.get(last) {
+                Some(old) => self.bytes - encoded_len(old) + cost.bytes,
+                None => {
+                    self.bytes + usize::from(!map.is_empty()) + string_len(last) + 1 + cost.bytes
+                }
+            },
+            Value::Array(items) => {
+                array_index(parent, last, items.len(), true)?;
+                self.bytes + usize::from(!items.is_empty()) + cost.bytes
+            }
+            other => return Err(not_container(parent, other, last)),
+        };
+        let grown = self.sized(grown)?;
+        let before = self.bytes;
+        let (undo, added) = match resolve_mut(&mut self.value, parent)? {
+            Value::Object(map) => match map.insert(last.to_owned(), value) {
+                Some(old) => (
+                    Undo::RestoreMember {
                         parent: parent.to_vec(),
                         key: last.to_owned(),
                         old,
                     },
-                    None => Undo::RemoveMember {
+                    Added::ReplacedMember,
+                ),
+                None => (
+                    Undo::RemoveMember {
                         parent: parent.to_vec(),
                         key: last.to_owned(),
                     },
-                });
-                Ok(if replaced {
-                    Added::ReplacedMember
-                } else {
-                    Added::NewMember
-                })
-            }
+                    Added::NewMember,
+                ),
+            },
             Value::Array(items) => {
                 let index = array_index(parent, last, items.len(), true)?;
                 items.insert(index, value);
-                self.undo.push(Undo::RemoveElement {
-                    parent: parent.to_vec(),
-                    index,
-                });
-                Ok(Added::Element(index))
+                (
+                    Undo::RemoveElement {
+                        parent: parent.to_vec(),
+                        index,
+                    },
+                    Added::Element(index),
+                )
             }
-            other => Err(not_container(parent, other, last)),
-        }
+            other => return Err(not_container(parent, other, last)),
+        };
+        self.undo.push(Step {
+            undo,
+            bytes: before,
+        });
+        self.bytes = grown;
+        Ok(added)
     }
 
     /// RFC 6902 remove without journaling; records the undo.
@@ -555,85 +643,38 @@ impl Doc {
         let Some((parent, last)) = ptr.split_last() else {
             return Err(OpError::RemoveRoot);
         };
-        match resolve_mut(&mut self.value, parent)? {
+        let before = self.bytes;
+        let (undo, old, overhead) = match resolve_mut(&mut self.value, parent)? {
             Value::Object(map) => {
                 let old = map
                     .remove(last)
                     .ok_or_else(|| OpError::NotFound(ptr.to_string()))?;
-                self.undo.push(Undo::RestoreMember {
+                let overhead = usize::from(!map.is_empty()) + string_len(last) + 1;
+                let undo = Undo::RestoreMember {
                     parent: parent.to_vec(),
                     key: last.to_owned(),
                     old: old.clone(),
-                });
-                Ok(old)
+                };
+                (undo, old, overhead)
             }
             Value::Array(items) => {
                 let index = array_index(parent, last, items.len(), false)?;
                 let old = items.remove(index);
-                self.undo.push(Undo::InsertElement {
+                let undo = Undo::InsertElement {
                     parent: parent.to_vec(),
                     index,
                     old: old.clone(),
-                });
-                Ok(old)
+                };
+                (undo, old, usize::from(!items.is_empty()))
             }
-            other => Err(not_container(parent, other, last)),
-        }
-    }
-
-    fn undo_to(&mut self, mark: usize) {
-        while self.undo.len() > mark {
-            let Some(step) = self.undo.pop() else { break };
-            // Undo walks back through states this document was really in, so every path
-            // resolves; a failure here would be a bug in the journal, not bad input.
-            let restored = match step {
-                Undo::RestoreRoot(old) => {
-                    self.value = old;
-                    true
-                }
-                Undo::RemoveMember { parent, key } => match resolve_mut(&mut self.value, &parent) {
-                    Ok(Value::Object(map)) => map.remove(&key).is_some(),
-                    _ => false,
-                },
-                Undo::RestoreMember { parent, key, old } => {
-                    match resolve_mut(&mut self.value, &parent) {
-                        Ok(Value::Object(map)) => {
-                            map.insert(key, old);
-                            true
-                        }
-                        _ => false,
-                    }
-                }
-                Undo::RemoveElement { parent, index } => {
-                    match resolve_mut(&mut self.value, &parent) {
-                        Ok(Value::Array(items)) if index < items.len() => {
-                            items.remove(index);
-                            true
-                        }
-                        _ => false,
-                    }
-                }
-                Undo::InsertElement { parent, index, old } => {
-                    match resolve_mut(&mut self.value, &parent) {
-                        Ok(Value::Array(items)) if index <= items.len() => {
-                            items.insert(index, old);
-                            true
-                        }
-                        _ => false,
-                    }
-                }
-                Undo::RestoreElement { parent, index, old } => {
-                    match resolve_mut(&mut self.value, &parent) {
-                        Ok(Value::Array(items)) if index < items.len() => {
-                            items[index] = old;
-                            true
-                        }
-                        _ => false,
-                    }
-                }
-            };
-            debug_assert!(restored, "undo journal out of step with the document");
-        }
+            other => return Err(not_container(parent, other, last)),
+        };
+        self.undo.push(Step {
+            undo,
+            bytes: before,
+        });
+        self.bytes -= overhead + encoded_len(&old);
+        Ok(old)
     }
 }
 
@@ -656,137 +697,19 @@ fn added_path(ptr: &Pointer, added: &Added) -> String {
     }
 }
 
-/// The value at the JSON Pointer `path` in `value`, with the error a `Doc` would give.
-pub fn lookup<'a>(value: &'a Value, path: &str) -> Result<&'a Value, OpError> {
-    let ptr = Pointer::parse(path)?;
-    resolve(value, ptr.tokens())
-}
-
-fn resolve<'a>(root: &'a Value, tokens: &[String]) -> Result<&'a Value, OpError> {
-    let mut cur = root;
-    for (i, token) in tokens.iter().enumerate() {
-        cur = match cur {
-            Value::Object(map) => map
-                .get(token)
-                .ok_or_else(|| OpError::NotFound(pointer::encode(&tokens[..=i])))?,
-            Value::Array(items) => {
-                let index =
-                    array_index(&tokens[..i], token, items.len(), false).map_err(|e| match e {
-                        OpError::OutOfBounds { .. } => {
-                            OpError::NotFound(pointer::encode(&tokens[..=i]))
-                        }
-                        e => e,
-                    })?;
-                &items[index]
-            }
-            other => return Err(not_container(&tokens[..i], other, token)),
-        };
-    }
-    Ok(cur)
-}
-
-fn resolve_mut<'a>(root: &'a mut Value, tokens: &[String]) -> Result<&'a mut Value, OpError> {
-    // Walk once immutably for the precise error, then mutably along a path known to exist.
-    resolve(root, tokens)?;
-    let mut cur = root;
-    for token in tokens {
-        let next = match cur {
-            Value::Object(map) => map.get_mut(token),
-            Value::Array(items) => pointer::parse_index(token).and_then(|i| items.get_mut(i)),
-            _ => None,
-        };
-        cur = next.ok_or_else(|| OpError::NotFound(pointer::encode(tokens)))?;
-    }
-    Ok(cur)
-}
-
-/// The index `token` names in an array of `len` elements. With `insert`, `-` and `len`
-/// itself are allowed (a position to insert at); without, only existing elements.
-fn array_index(parent: &[String], token: &str, len: usize, insert: bool) -> Result<usize, OpError> {
-    if insert && token == "-" {
-        return Ok(len);
-    }
-    let index = pointer::parse_index(token).ok_or_else(|| OpError::BadIndex {
-        path: pointer::encode(parent),
-        token: token.to_owned(),
-    })?;
-    let limit = if insert { len + 1 } else { len };
-    if index < limit {
-        Ok(index)
-    } else if insert {
-        Err(OpError::OutOfBounds {
-            path: pointer::encode(parent),
-            index,
-            len,
-        })
-    } else {
-        Err(OpError::NotFound(pointer::encode_child(parent, token)))
+/// The object member `ptr` names, if its parent is an object that has it (an add there
+/// replaces it; an add into an array always inserts).
+fn existing_member<'a>(root: &'a Value, ptr: &Pointer) -> Option<&'a Value> {
+    let (parent, last) = ptr.split_last()?;
+    match resolve(root, parent).ok()? {
+        Value::Object(map) => map.get(last),
+        _ => None,
     }
 }
 
-fn array_len(root: &Value, ptr: &Pointer) -> Result<usize, OpError> {
-    match resolve(root, ptr.tokens())? {
-        Value::Array(items) => Ok(items.len()),
-        other => Err(OpError::NotArray {
-            path: ptr.to_string(),
-            kind: kind(other),
-        }),
-    }
-}
-
-fn not_container(parent: &[String], value: &Value, token: &str) -> OpError {
-    OpError::NotContainer {
-        path: display_path(&pointer::encode(parent)),
-        kind: kind(value),
-        token: token.to_owned(),
-    }
-}
-
-fn display_path(p: &str) -> String {
-    if p.is_empty() {
-        "the root".to_owned()
-    } else {
-        p.to_owned()
-    }
-}
-
-fn add_number(n: &Number, by: i64) -> Option<Number> {
-    if let Some(i) = n.as_i64() {
-        return i.checked_add(by).map(Number::from);
-    }
-    if let Some(u) = n.as_u64() {
-        let sum = i128::from(u) + i128::from(by);
-        return u64::try_from(sum)
-            .map(Number::from)
-            .ok()
-            .or_else(|| i64::try_from(sum).ok().map(Number::from));
-    }
-    n.as_f64().and_then(|f| Number::from_f64(f + by as f64))
-}
-
-/// What a value is, for messages: "an object", "a number", ...
-pub fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn abridged(v: &Value) -> String {
-    let mut s = v.to_string();
-    if s.len() > 80 {
-        let mut cut = 77;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push_str("...");
-    }
-    s
+/// The compact JSON length of a value already in a document (within its limits).
+fn encoded_len(value: &Value) -> usize {
+    measure(value, usize::MAX, usize::MAX).map_or(0, |c| c.bytes)
 }
 
 /// An empty JSON object, the usual initial state.

@@ -24,7 +24,7 @@ use crate::acl::{Acl, Permission, Permissions};
 use crate::channel::{
     Channel, ChannelError, EventContext, JoinContext, Reply, Ttl, decode_payload,
 };
-use crate::doc::{Doc, empty_object};
+use crate::doc::{Doc, StateLimits, empty_object};
 use livestate_protocol::PatchOp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -37,6 +37,7 @@ pub struct DocChannel {
     ttl: Ttl,
     max_version: u64,
     presence: bool,
+    limits: Option<StateLimits>,
 }
 
 impl Default for DocChannel {
@@ -54,6 +55,7 @@ impl DocChannel {
             ttl: Ttl::Default,
             max_version: crate::channel::DEFAULT_MAX_VERSION,
             presence: false,
+            limits: None,
         }
     }
 
@@ -78,6 +80,12 @@ impl DocChannel {
     /// With presence on or off (default off).
     pub fn presence(mut self, on: bool) -> DocChannel {
         self.presence = on;
+        self
+    }
+
+    /// With these state limits (default: the hub's).
+    pub fn limits(mut self, limits: StateLimits) -> DocChannel {
+        self.limits = Some(limits);
         self
     }
 }
@@ -130,6 +138,10 @@ impl Channel for DocChannel {
 
     fn presence(&self) -> bool {
         self.presence
+    }
+
+    fn state_limits(&self) -> Option<StateLimits> {
+        self.limits
     }
 
     fn permissions_for(&self, event: &str, payload: &Value) -> Permissions {
@@ -204,7 +216,7 @@ impl Channel for DocChannel {
                 let Increment { path, by } = decode_payload(event, payload)?;
                 doc.increment(&path, by)?;
             }
-            "reset" => doc.replace_all(self.initial.clone()),
+            "reset" => doc.replace_all(self.initial.clone())?,
             other => return Err(ChannelError::unknown_event(other)),
         }
         Ok(Reply::none())

@@ -47,6 +47,9 @@ pub struct Limits {
     pub handler_timeout: Duration,
     /// How often an authority checks whether a lagging socket has drained (default 50 ms).
     pub resync_interval: Duration,
+    /// What a key's state may become, for channels that do not set their own
+    /// ([`Channel::state_limits`](crate::Channel::state_limits)).
+    pub state: crate::doc::StateLimits,
 }
 
 impl Default for Limits {
@@ -59,6 +62,7 @@ impl Default for Limits {
             ttl: Duration::from_secs(60),
             handler_timeout: Duration::from_secs(30),
             resync_interval: Duration::from_millis(50),
+            state: crate::doc::StateLimits::default(),
         }
     }
 }

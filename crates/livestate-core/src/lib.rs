@@ -47,7 +47,7 @@ pub use channel::{
     Assigns, Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Result,
     Scope, Ttl,
 };
-pub use doc::Doc;
+pub use doc::{Doc, StateLimits};
 pub use doc_channel::DocChannel;
 pub use hub::{Hub, HubBuilder, Limits};
 pub use outbox::{Outbox, OutboxReceiver};

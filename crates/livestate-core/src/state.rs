@@ -26,7 +26,7 @@
 //! ```
 
 use crate::channel::ChannelError;
-use crate::doc::Doc;
+use crate::doc::{Doc, LimitError, StateLimits};
 use livestate_protocol::PatchOp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -49,14 +49,16 @@ pub trait LiveState: Send + Sized + 'static {
     /// What is kept beside the state to compute patches.
     type Shadow: Send + 'static;
 
-    /// Start tracking a state that was just built (by `init` or from a snapshot).
-    fn track(&self) -> Result<Self::Shadow, StateError>;
+    /// Start tracking a state that was just built (by `init` or from a snapshot), keeping
+    /// it within `limits` from now on; an error when it already breaks them.
+    fn track(&mut self, limits: StateLimits) -> Result<Self::Shadow, StateError>;
 
     /// The state as JSON, changes taken by `take_changes` included.
     fn json<'a>(&'a self, shadow: &'a Self::Shadow) -> Cow<'a, Value>;
 
     /// The patch from the last taken or settled state to now. The changes stay undoable
-    /// until `settle` or `rollback`.
+    /// until `settle` or `rollback`. An error (a state that breaks its limits, one that is
+    /// not JSON) leaves the changes to be rolled back.
     fn take_changes(&mut self, shadow: &mut Self::Shadow) -> Result<Vec<PatchOp>, StateError>;
 
     /// Make the current state the settled one.
@@ -82,19 +84,23 @@ pub trait LiveState: Send + Sized + 'static {
     ) -> Result<(), ChannelError>;
 
     /// Replace the whole state (a reset), as a change like any other.
-    fn replace(&mut self, shadow: &mut Self::Shadow, new: Self);
+    fn replace(&mut self, shadow: &mut Self::Shadow, new: Self) -> Result<(), StateError>;
 }
 
 impl LiveState for Doc {
     type Shadow = ();
 
-    fn track(&self) -> Result<(), StateError> {
-        Ok(())
+    fn track(&mut self, limits: StateLimits) -> Result<(), StateError> {
+        self.set_limits(limits).map_err(StateError::from)
     }
     fn json<'a>(&'a self, _: &'a ()) -> Cow<'a, Value> {
         Cow::Borrowed(self.value())
     }
     fn take_changes(&mut self, _: &mut ()) -> Result<Vec<PatchOp>, StateError> {
+        // a handler may have put a whole new Doc in place of the state
+        if let Some(e) = self.limit_error() {
+            return Err(StateError::from(e.clone()));
+        }
         Ok(Doc::take_changes(self))
     }
     fn settle(&mut self, _: &mut ()) {
@@ -116,8 +122,9 @@ impl LiveState for Doc {
     ) -> Result<(), ChannelError> {
         f(self)
     }
-    fn replace(&mut self, _: &mut (), new: Doc) {
-        self.replace_all(new.into_value());
+    fn replace(&mut self, _: &mut (), new: Doc) -> Result<(), StateError> {
+        self.replace_all(new.into_value())
+            .map_err(|e| StateError(e.to_string()))
     }
 }
 
@@ -126,15 +133,19 @@ impl LiveState for Doc {
 pub struct JsonShadow {
     settled: Value,
     taken: Option<Value>,
+    limits: StateLimits,
 }
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
     type Shadow = JsonShadow;
 
-    fn track(&self) -> Result<JsonShadow, StateError> {
+    fn track(&mut self, limits: StateLimits) -> Result<JsonShadow, StateError> {
+        let settled = encode(self)?;
+        within(&settled, limits)?;
         Ok(JsonShadow {
-            settled: encode(self)?,
+            settled,
             taken: None,
+            limits,
         })
     }
 
@@ -144,6 +155,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
 
     fn take_changes(&mut self, shadow: &mut JsonShadow) -> Result<Vec<PatchOp>, StateError> {
         let now = encode(self)?;
+        within(&now, shadow.limits)?;
         let before = shadow.taken.as_ref().unwrap_or(&shadow.settled);
         let patch = diff(before, &now);
         shadow.taken = Some(now);
@@ -181,10 +193,10 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
 
     fn edit(
         &mut self,
-        _: &mut JsonShadow,
+        shadow: &mut JsonShadow,
         f: &mut dyn FnMut(&mut Doc) -> Result<(), ChannelError>,
     ) -> Result<(), ChannelError> {
-        let mut doc = Doc::new(encode(self)?);
+        let mut doc = Doc::with_limits(encode(self)?, shadow.limits);
         f(&mut doc)?;
         *self = serde_json::from_value(doc.into_value()).map_err(|e| {
             ChannelError::refused(format!("the result does not fit the state: {e}"))
@@ -192,8 +204,21 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
         Ok(())
     }
 
-    fn replace(&mut self, _: &mut JsonShadow, new: T) {
+    fn replace(&mut self, _: &mut JsonShadow, new: T) -> Result<(), StateError> {
         *self = new;
+        Ok(())
+    }
+}
+
+/// Whether the JSON of a serde state keeps within `limits` (its changes are checked once
+/// they are made: the handler's own code built them).
+fn within(json: &Value, limits: StateLimits) -> Result<(), StateError> {
+    limits.check(json).map_err(StateError::from)
+}
+
+impl From<LimitError> for StateError {
+    fn from(e: LimitError) -> StateError {
+        StateError(e.to_string())
     }
 }
 
@@ -226,9 +251,14 @@ pub struct Tracked<S: LiveState> {
 }
 
 impl<S: LiveState> Tracked<S> {
-    /// Start tracking `state`.
+    /// Start tracking `state`, within the default [`StateLimits`].
     pub fn new(state: S) -> Result<Tracked<S>, StateError> {
-        let shadow = state.track()?;
+        Tracked::with_limits(state, StateLimits::default())
+    }
+
+    /// Start tracking `state` within `limits`; an error when it already breaks them.
+    pub fn with_limits(mut state: S, limits: StateLimits) -> Result<Tracked<S>, StateError> {
+        let shadow = state.track(limits)?;
         Ok(Tracked { state, shadow })
     }
 
@@ -266,7 +296,7 @@ impl<S: LiveState> Tracked<S> {
     }
 
     /// See [`LiveState::replace`].
-    pub fn replace(&mut self, new: S) {
+    pub fn replace(&mut self, new: S) -> Result<(), StateError> {
         self.state.replace(&mut self.shadow, new)
     }
 }

@@ -325,8 +325,9 @@ impl TestChannel {
         } else {
             let ops: Vec<PatchOp> = serde_json::from_value(f.payload["patch"].clone())
                 .map_err(|e| TestError::Protocol(format!("bad patch: {e}")))?;
-            let mut doc = Doc::new(std::mem::take(&mut self.state));
-            let applied = doc.apply(&ops);
+            let state = std::mem::take(&mut self.state);
+            let mut doc = Doc::with_limits(state, crate::doc::StateLimits::TRUSTED);
+            let applied = doc.replay(&ops);
             self.state = doc.into_value();
             applied.map_err(|e| TestError::Protocol(format!("patch does not apply: {e}")))?;
         }

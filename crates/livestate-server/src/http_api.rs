@@ -22,7 +22,7 @@
 //! | 403 | `permission_denied` (the ACL's public permissions lack what the call needs) |
 //! | 404 | `unknown_key`, `property_not_found`, `no_route` |
 //! | 409 | `test_failed` (a `test` op of a patch) |
-//! | 413 | `too_large` (a body over the frame size limit, 1 MiB by default) |
+//! | 413 | `too_large` (a body over the frame size limit, 1 MiB by default), `limit_exceeded` (the change would break a state limit: depth, size, ops per patch) |
 //! | 422 | `refused` (the channel's `init` or `handle_message` refused) |
 //! | 503 | `unavailable` |
 
@@ -84,6 +84,7 @@ impl From<ApiError> for HttpError {
             }
             ApiError::TestFailed(_) => StatusCode::CONFLICT,
             ApiError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Limit(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         HttpError::new(status, e.code(), e.to_string())

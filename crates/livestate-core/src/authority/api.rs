@@ -100,7 +100,7 @@ impl<C: Channel> KeyAuthority<C> {
                     let _ = done.send(Err(ApiError::UnknownKey(self.topic.to_string())));
                     return;
                 };
-                let mut doc = Doc::new(tracked.json().into_owned());
+                let mut doc = Doc::with_limits(tracked.json().into_owned(), self.state_limits);
                 if let Err(e) = run(&mut doc) {
                     let _ = done.send(Err(ApiError::from(e)));
                     return;
@@ -185,7 +185,10 @@ impl<C: Channel> KeyAuthority<C> {
             Err(e) => return Err(ApiError::Refused(format!("init failed: {e}"))),
         };
         if let Some(tracked) = self.state.as_mut() {
-            tracked.replace(fresh);
+            if let Err(e) = tracked.replace(fresh) {
+                tracked.rollback();
+                return Err(ApiError::Limit(e.to_string()));
+            }
         }
         Ok(())
     }

@@ -158,6 +158,7 @@ fn api_error(r: Refusal, key: &str) -> ApiError {
         }
         "test_failed" => ApiError::TestFailed(r.message),
         "bad_request" => ApiError::BadRequest(r.message),
+        "limit_exceeded" => ApiError::Limit(r.message),
         "unavailable" | "conflict" => ApiError::Unavailable(key.to_owned()),
         "unknown_key" => ApiError::UnknownKey(key.to_owned()),
         _ => ApiError::Refused(r.message),
@@ -272,7 +273,8 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// Replace the state with `state` at `version` (a snapshot).
     fn adopt(&mut self, state: Value, version: u64) {
-        match C::State::restore(state).and_then(Tracked::new) {
+        let limits = self.state_limits;
+        match C::State::restore(state).and_then(|s| Tracked::with_limits(s, limits)) {
             Ok(tracked) => {
                 self.state = Some(tracked);
                 self.version = version;
@@ -447,7 +449,7 @@ impl<C: Channel> KeyAuthority<C> {
         let applied = match self.state.as_mut() {
             Some(tracked) => {
                 let result = tracked
-                    .edit(&mut |doc| doc.apply(&change.patch).map_err(ChannelError::from))
+                    .edit(&mut |doc| doc.replay(&change.patch).map_err(ChannelError::from))
                     .map_err(|e| e.to_string())
                     .and_then(|()| tracked.take_changes().map_err(|e| e.to_string()));
                 match result {
@@ -879,9 +881,17 @@ impl<C: Channel> KeyAuthority<C> {
                     None,
                 );
             }
-            ApiCall::Patch { ops, .. } => match self.state.as_mut() {
+            // a patch with an expected version was computed by a follower's own code (an
+            // `update` closure): not a client's, so not bounded in ops
+            ApiCall::Patch { ops, expect, .. } => match self.state.as_mut() {
                 Some(tracked) => tracked
-                    .edit(&mut |doc| doc.apply(&ops).map_err(ChannelError::from))
+                    .edit(&mut |doc| {
+                        let applied = match expect {
+                            Some(_) => doc.replay(&ops),
+                            None => doc.apply(&ops),
+                        };
+                        applied.map_err(ChannelError::from)
+                    })
                     .map_err(ApiError::from),
                 None => Err(ApiError::UnknownKey(self.topic.to_string())),
             },
@@ -1078,7 +1088,7 @@ impl<C: Channel> KeyAuthority<C> {
         } = &mut p.waiter
         {
             *attempts += 1;
-            let mut doc = crate::doc::Doc::new(json);
+            let mut doc = crate::doc::Doc::with_limits(json, self.state_limits);
             if run(&mut doc).is_ok() {
                 let ops = doc.take_patch();
                 if let RequestBody::Api { op, .. } = &mut p.request.body {

@@ -205,6 +205,7 @@ pub(crate) fn spawn<C: Channel>(
     };
     let acl = channel.acl();
     let presence = channel.presence();
+    let state_limits = channel.state_limits().unwrap_or(limits.state);
     let node = hub.inner.backplane.node().to_owned();
     let authority = KeyAuthority {
         topic: topic.into(),
@@ -220,6 +221,7 @@ pub(crate) fn spawn<C: Channel>(
         ttl,
         acl,
         presence,
+        state_limits,
         mailbox,
         me: handle.clone(),
         hub,
@@ -277,6 +279,8 @@ struct KeyAuthority<C: Channel> {
     acl: Acl,
     /// Whether joiners get presence events.
     presence: bool,
+    /// What the state may become.
+    state_limits: crate::doc::StateLimits,
     mailbox: mpsc::Receiver<Command>,
     /// This authority's own handle, to unregister exactly itself.
     me: KeyHandle,
@@ -534,7 +538,9 @@ impl<C: Channel> KeyAuthority<C> {
         let channel = self.channel.clone();
         let run = AssertUnwindSafe(channel.init(&self.topic, params, ctx)).catch_unwind();
         match tokio::time::timeout(timeout, run).await {
-            Ok(Ok(Ok(state))) => Tracked::new(state).map_err(|e| e.to_string()),
+            Ok(Ok(Ok(state))) => {
+                Tracked::with_limits(state, self.state_limits).map_err(|e| e.to_string())
+            }
             Ok(Ok(Err(e))) => Err(e.to_string()),
             Ok(Err(_panic)) => {
                 tracing::error!(topic = %self.topic, "init panicked");

@@ -136,7 +136,7 @@ fn rollback_restores_the_committed_value() {
     doc.set("/a/b/1", 20).unwrap();
     doc.remove("/c").unwrap();
     doc.insert("/a/b", 0, 0).unwrap();
-    doc.replace_all(json!([1]));
+    doc.replace_all(json!([1])).unwrap();
     doc.set("/0", 5).unwrap();
     doc.rollback();
     assert_eq!(doc.value(), &start);
@@ -146,7 +146,8 @@ fn rollback_restores_the_committed_value() {
 #[test]
 fn replace_all_emits_a_structural_diff() {
     let mut doc = Doc::new(json!({"a": 1, "b": [1, 2]}));
-    doc.replace_all(json!({"a": 1, "b": [1, 3], "c": true}));
+    doc.replace_all(json!({"a": 1, "b": [1, 3], "c": true}))
+        .unwrap();
     let patch = doc.take_patch();
     let mut old = json!({"a": 1, "b": [1, 2]});
     let ops: json_patch::Patch =
@@ -261,10 +262,7 @@ fn run_step(doc: &mut Doc, step: &Step) {
         Step::Increment(p, by) => doc.increment(&at(*p), *by).map(drop),
         Step::Move(a, b, k) => doc.move_value(&at(*a), &format!("{}/{k}", at(*b))),
         Step::Copy(a, b, k) => doc.copy_value(&at(*a), &format!("{}/{k}", at(*b))),
-        Step::ReplaceAll(v) => {
-            doc.replace_all(v.clone());
-            Ok(())
-        }
+        Step::ReplaceAll(v) => doc.replace_all(v.clone()),
         Step::Patch(p, v) => {
             // a small patch whose second op may fail, to exercise atomic rollback
             let ops = vec![
@@ -297,6 +295,26 @@ proptest! {
         let mut old = start;
         json_patch::patch(&mut old, &ops).unwrap();
         prop_assert_eq!(&old, doc.value());
+        prop_assert_eq!(doc.encoded_len(), serde_json::to_vec(doc.value()).unwrap().len());
+    }
+
+    /// Under tight limits no sequence of operations takes the document past them, the size
+    /// kept as operations go is exact, and the patch still takes the old state to the new.
+    #[test]
+    fn limits_hold_whatever_the_operations(start in arb_value(), steps in prop::collection::vec(arb_step(), 1..16)) {
+        let limits = StateLimits { max_depth: 3, max_bytes: 80, max_patch_ops: 4 };
+        let mut doc = Doc::with_limits(start.clone(), limits);
+        prop_assume!(doc.limit_error().is_none());
+        for step in &steps {
+            run_step(&mut doc, step);
+            prop_assert!(limits.check(doc.value()).is_ok(), "{} broke the limits", doc.value());
+            prop_assert_eq!(doc.encoded_len(), serde_json::to_vec(doc.value()).unwrap().len());
+        }
+        let patch = doc.take_patch();
+        let ops: json_patch::Patch = serde_json::from_value(serde_json::to_value(&patch).unwrap()).unwrap();
+        let mut old = start;
+        json_patch::patch(&mut old, &ops).unwrap();
+        prop_assert_eq!(&old, doc.value());
     }
 
     #[test]
@@ -307,6 +325,7 @@ proptest! {
         }
         doc.rollback();
         prop_assert_eq!(doc.value(), &start);
+        prop_assert_eq!(doc.encoded_len(), serde_json::to_vec(&start).unwrap().len());
     }
 
     #[test]
@@ -318,4 +337,173 @@ proptest! {
             prop_assert_eq!(doc.value(), &before);
         }
     }
+}
+
+// ---- limits: what a hostile patch would make of a document is refused before it is built ----
+
+fn copy(from: &str, path: &str) -> PatchOp {
+    PatchOp::Copy {
+        from: from.into(),
+        path: path.into(),
+    }
+}
+
+/// Copying the root into its deepest leaf, again and again, doubles the depth each time: the
+/// patch is refused at the op that would pass the depth limit, and nothing of it applies.
+#[test]
+fn copy_chains_into_the_deepest_leaf_stop_at_the_depth_limit() {
+    let mut doc = Doc::new(json!({"a": {}}));
+    let mut ops = Vec::new();
+    let mut leaf = "/a".to_owned();
+    for _ in 0..13 {
+        ops.push(copy("", &format!("{leaf}/a")));
+        leaf = format!("{leaf}/a/a");
+    }
+    let err = doc.apply(&ops).unwrap_err();
+    assert!(
+        matches!(
+            err.error,
+            OpError::Limit(LimitError::TooDeep { max: 64, .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("max_depth = 64"), "{err}");
+    assert_eq!(doc.value(), &json!({"a": {}}));
+    assert!(!doc.has_changes());
+    assert_eq!(doc.encoded_len(), 8);
+}
+
+/// A hundred puts, each of a value 60 levels deep under the last: the first that would pass
+/// 64 levels is refused, naming where it would have gone.
+#[test]
+fn deep_puts_are_refused_at_the_limit() {
+    let mut doc = Doc::new(json!({}));
+    let mut deep = json!(1);
+    for _ in 0..60 {
+        deep = json!({ "d": deep });
+    }
+    doc.set("/x", deep.clone()).unwrap();
+    let inner = format!("/x{}", "/d".repeat(10));
+    let err = doc.set(&format!("{inner}/more"), deep).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the value at {inner}/more would nest more than 64 levels deep (limit max_depth = 64)"
+        )
+    );
+}
+
+/// `copy` of the root into a new member doubles the document: the copy that would pass the
+/// size limit is refused after measuring at most the limit, and the patch changes nothing.
+#[test]
+fn doubling_copies_stop_at_the_size_limit() {
+    let limits = StateLimits {
+        max_bytes: 1 << 20,
+        ..StateLimits::default()
+    };
+    let mut doc = Doc::with_limits(json!({"x": "0123456789"}), limits);
+    let ops: Vec<PatchOp> = (0..22).map(|i| copy("", &format!("/c{i}"))).collect();
+    let err = doc.apply(&ops).unwrap_err();
+    assert!(
+        matches!(err.error, OpError::Limit(LimitError::ChangeTooLarge { .. })),
+        "{err}"
+    );
+    assert!(err.index > 10 && err.index < 22, "{err}");
+    assert_eq!(doc.value(), &json!({"x": "0123456789"}));
+    // one change may not write more than a whole state, even when it removes as it goes
+    let mut doc = Doc::with_limits(json!({"big": "x".repeat(400_000)}), limits);
+    doc.take_patch();
+    let churn: Vec<PatchOp> = (0..6)
+        .flat_map(|_| {
+            [
+                copy("/big", "/copy"),
+                PatchOp::Remove {
+                    path: "/copy".into(),
+                },
+            ]
+        })
+        .collect();
+    let err = doc.apply(&churn).unwrap_err();
+    assert!(
+        matches!(err.error, OpError::Limit(LimitError::ChangeTooLarge { .. })),
+        "{err}"
+    );
+    assert!(!doc.has_changes());
+    // a state over the limit in one go is `too large`
+    let mut doc = Doc::with_limits(json!({}), limits);
+    let err = doc.set("/big", "x".repeat(2 << 20)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more than 1048576 bytes as JSON (limit max_state_bytes = 1048576)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn patches_are_bounded_in_ops() {
+    let mut doc = Doc::new(json!({"n": 0}));
+    let ops: Vec<PatchOp> = (0..1001)
+        .map(|i| PatchOp::Replace {
+            path: "/n".into(),
+            value: json!(i),
+        })
+        .collect();
+    let err = doc.apply(&ops).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "op 1000 (replace /n): the patch has 1001 ops (limit max_patch_ops = 1000)"
+    );
+    assert_eq!(doc.value(), &json!({"n": 0}));
+    doc.apply(&ops[..1000]).unwrap();
+    assert_eq!(doc.value(), &json!({"n": 999}));
+    // a patch this server made itself replays whatever its length
+    let mut replica = Doc::new(json!({"n": 0}));
+    replica.replay(&ops).unwrap();
+    assert_eq!(replica.value(), &json!({"n": 1000}));
+}
+
+/// A document built from a value that breaks the limits says so, and `set_limits` checks.
+#[test]
+fn a_document_over_its_limits_says_so() {
+    let mut deep = json!(0);
+    for _ in 0..70 {
+        deep = json!([deep]);
+    }
+    let doc = Doc::new(deep.clone());
+    assert!(matches!(
+        doc.limit_error(),
+        Some(LimitError::TooDeep { max: 64, .. })
+    ));
+    let mut doc = Doc::new(json!({"a": 1}));
+    assert!(doc.limit_error().is_none());
+    let tiny = StateLimits {
+        max_bytes: 4,
+        ..StateLimits::default()
+    };
+    assert_eq!(doc.set_limits(tiny), Err(LimitError::TooLarge { max: 4 }));
+    assert!(doc.replace_all(deep).is_err());
+}
+
+/// Operations that leave the value as it was record nothing: the event's patch is `[]`, as
+/// LiveState's is.
+#[test]
+fn operations_that_change_nothing_record_nothing() {
+    let mut doc = Doc::new(json!({"a": {"b": [1, 2]}, "n": 5, "c": {"b": [1, 2]}}));
+    doc.set("/n", 5).unwrap();
+    doc.increment("/n", 0).unwrap();
+    doc.replace("/a/b/0", 1).unwrap();
+    doc.add("/a", json!({"b": [1, 2]})).unwrap();
+    doc.copy_value("/a", "/c").unwrap();
+    doc.move_value("/a", "/a").unwrap();
+    doc.replace_all(doc.value().clone()).unwrap();
+    doc.apply(&[PatchOp::Replace {
+        path: "/n".into(),
+        value: json!(5),
+    }])
+    .unwrap();
+    assert!(!doc.has_changes());
+    assert!(doc.take_patch().is_empty());
+    // while an add into an array always inserts
+    doc.add("/a/b/0", 1).unwrap();
+    assert_eq!(doc.take_patch().len(), 1);
 }
