@@ -273,7 +273,6 @@ mod tests {
         assert_eq!(measure(&v, 64, usize::MAX), Err(Over::Depth));
         assert_eq!(cost(&v).depth, 100_000);
         // dropping it would recurse: take it apart level by level
-        let mut v = v;
         while let Value::Array(mut items) = v {
             v = items.pop().unwrap_or(Value::Null);
         }
