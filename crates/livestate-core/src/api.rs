@@ -575,6 +575,10 @@ async fn request(
             break;
         }
         let handle = if create {
+            if hub.live_key(key).is_none() {
+                // a caller the ACL refuses starts nothing: no key, no authority, no memory
+                channel.acl().check_all(caller, op().needs())?;
+            }
             hub.key(key, &channel)
         } else {
             match hub.live_key(key) {

@@ -136,6 +136,11 @@ impl Outbox {
         self.tx.is_closed()
     }
 
+    /// Wait until the socket is gone (its receiver dropped).
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+
     /// Whether two outboxes are the same queue.
     pub fn same_as(&self, other: &Outbox) -> bool {
         self.tx.same_channel(&other.tx)

@@ -23,6 +23,7 @@
 //! | anything for a topic not joined | error reply `unmatched topic`, join_ref null |
 //! | a join_ref that is not the topic's current one | ignored |
 //! | a frame that does not decode | the socket is closed (1007) with the reason |
+//! | a frame with an integer beyond 64 bits | refused like a refused event (`state:change`, then the error reply) on a joined topic, else an error reply; nothing else happens |
 
 use crate::authority::{Command, EventRequest, JoinRequest, KeyHandle, SubId};
 use crate::channel::{Assigns, JoinContext, Scope};
@@ -92,7 +93,54 @@ impl Session {
     pub async fn handle_text(&mut self, text: &str) -> Result<(), Close> {
         let msg =
             Message::decode(text).map_err(|e| Close::new(close::INVALID_FRAME, e.to_string()))?;
+        if let Some(number) = livestate_protocol::numbers::wide_integer(text) {
+            let reason =
+                format!("the number {number} does not fit a 64-bit integer: send it as a string");
+            self.refuse(msg, reason).await;
+            return Ok(());
+        }
         self.handle(msg).await
+    }
+
+    /// Refuse a message without acting on it: an event on a joined topic as its authority
+    /// refuses events (the current state, then the error reply), anything else with an
+    /// error reply.
+    async fn refuse(&mut self, msg: Message, reason: String) {
+        self.forget_ended();
+        let joined = self
+            .channels
+            .get(&msg.topic)
+            .filter(|j| msg.join_ref.as_deref().is_none_or(|jr| jr == &*j.join_ref));
+        if let Some(joined) = joined {
+            if msg.event.starts_with(event::LVS_EVT_PREFIX) {
+                let slot = match msg.r#ref {
+                    Some(_) => self.outbox.reserve().await,
+                    None => None,
+                };
+                let cmd = Command::Refuse {
+                    sub: joined.sub,
+                    r#ref: msg.r#ref,
+                    slot,
+                    reason,
+                };
+                self.send_to_key(&msg.topic, cmd).await;
+                return;
+            }
+        }
+        let join_ref = joined.map(|j| j.join_ref.clone()).or_else(|| {
+            // a refused join answers with the join_ref it asked for
+            (msg.event == event::PHX_JOIN)
+                .then(|| msg.join_ref.clone().or(msg.r#ref.clone()))
+                .flatten()
+                .map(Arc::from)
+        });
+        let reply = frame::reply_error(
+            join_ref.as_deref(),
+            msg.r#ref.as_deref(),
+            &msg.topic,
+            &reason,
+        );
+        self.send(reply).await;
     }
 
     /// Handle one message. `Err` means: close the socket so.

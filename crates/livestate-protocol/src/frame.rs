@@ -8,6 +8,7 @@
 //! | [`reply`] | `[join_ref, ref, topic, "phx_reply", {"status": ..., "response": ...}]` |
 //! | [`push`] | `[join_ref, null, topic, event, payload]` (one channel) |
 //! | [`broadcast`] | `[null, null, topic, event, payload]` (the same bytes for every socket) |
+//! | [`for_channel`] | a broadcast given one channel's join_ref, without encoding it again |
 //! | [`close`] | `[join_ref, join_ref, topic, "phx_close", {}]` |
 //! | [`error`] | `[join_ref, join_ref, topic, "phx_error", {"reason": ...}]` |
 
@@ -214,6 +215,24 @@ pub fn broadcast<P: Serialize + ?Sized>(topic: &str, event: &str, payload: &P) -
     encode(None, None, topic, event, payload)
 }
 
+/// A frame encoded by [`broadcast`] (say a `state:change` encoded once per version) as a
+/// push to one channel: `[join_ref, null, topic, event, payload]`, as Phoenix's `push`
+/// sends it (phoenix.js drops a push whose join_ref is an earlier join's). Copies the
+/// frame once; another frame is returned as it is.
+pub fn for_channel(join_ref: &str, broadcast: &Text) -> Text {
+    const PREFIX: &str = "[null,";
+    let Some(rest) = broadcast.as_str().strip_prefix(PREFIX) else {
+        return broadcast.clone();
+    };
+    let join_ref = serde_json::to_string(join_ref).unwrap_or_else(|_| "null".to_owned());
+    let mut out = String::with_capacity(broadcast.len() + join_ref.len());
+    out.push('[');
+    out.push_str(&join_ref);
+    out.push(',');
+    out.push_str(rest);
+    Text::from(out)
+}
+
 /// `[join_ref, join_ref, topic, "phx_close", {}]`: the server closed this channel.
 pub fn close(join_ref: &str, topic: &str) -> Text {
     encode(
@@ -311,6 +330,17 @@ mod tests {
             error("5", "t", "boom").as_str(),
             r#"["5","5","t","phx_error",{"reason":"boom"}]"#
         );
+    }
+
+    #[test]
+    fn a_broadcast_becomes_a_push_to_one_channel() {
+        let b = broadcast("doc:a", "state:change", &json!({"state": {}, "version": 3}));
+        assert_eq!(
+            for_channel("7\"x", &b).as_str(),
+            r#"["7\"x",null,"doc:a","state:change",{"state":{},"version":3}]"#
+        );
+        let p = push(Some("1"), "t", "e", &json!({}));
+        assert_eq!(for_channel("2", &p), p);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod close;
 pub mod event;
 pub mod frame;
 pub mod livestate;
+pub mod numbers;
 pub mod patch;
 pub mod text;
 

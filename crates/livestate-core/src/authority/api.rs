@@ -10,11 +10,7 @@ impl<C: Channel> KeyAuthority<C> {
         let changes = matches!(op, ApiOp::Edit { .. } | ApiOp::Reset);
         if changes && self.follows() && self.unavailable.is_none() {
             // the ACL is the same on every node: refuse here what the leader would refuse
-            let needs = match &op {
-                ApiOp::Edit { needs, .. } => *needs,
-                _ => Permissions::NONE.with(Permission::Reset),
-            };
-            if let Err(denied) = self.acl.check_all(caller, needs) {
+            if let Err(denied) = self.acl.check_all(caller, op.needs()) {
                 let _ = done.send(Err(ApiError::Denied(denied)));
                 return None;
             }
@@ -22,7 +18,11 @@ impl<C: Channel> KeyAuthority<C> {
             return None;
         }
         let (result, exit) = self.api(caller, op).await;
+        let refused = result.is_err();
         let _ = done.send(result);
+        if refused && changes && exit.is_none() && self.untouched() {
+            return Some(Exit::Expired);
+        }
         exit
     }
 
@@ -34,12 +34,7 @@ impl<C: Channel> KeyAuthority<C> {
         if let Some(reason) = &self.unavailable {
             return (Err(ApiError::Unavailable(reason.clone())), None);
         }
-        let needs = match &op {
-            ApiOp::Get { .. } | ApiOp::Attach { .. } => Permissions::NONE.with(Permission::Read),
-            ApiOp::Edit { needs, .. } => *needs,
-            ApiOp::Reset => Permissions::NONE.with(Permission::Reset),
-        };
-        if let Err(denied) = self.acl.check_all(caller, needs) {
+        if let Err(denied) = self.acl.check_all(caller, op.needs()) {
             return (Err(ApiError::Denied(denied)), None);
         }
         if let ApiOp::Get { path } = op {

@@ -167,7 +167,7 @@ impl<C: Channel> KeyAuthority<C> {
                 tracked.rollback();
             }
             let _ = done.send(Err(e));
-            return None;
+            return self.untouched().then_some(Exit::Expired);
         }
         match self.commit(None, None, false).await {
             Ok(patch) => {
@@ -221,7 +221,7 @@ impl<C: Channel> KeyAuthority<C> {
         reason: &str,
     ) {
         if let (Some(change), Some(s)) = (self.state_change(), self.subs.get_mut(&sub)) {
-            if s.outbox.try_push(change) == Pushed::Queued {
+            if s.outbox.try_push(frame::for_channel(&s.join_ref, &change)) == Pushed::Queued {
                 s.has_state = true;
                 if s.lagging {
                     s.lagging = false;

@@ -68,7 +68,7 @@ impl<C: Channel> KeyAuthority<C> {
         let mut lagging = false;
         if has_state {
             if let Some(change) = self.state_change() {
-                lagging = outbox.try_push(change) == Pushed::Full;
+                lagging = outbox.try_push(frame::for_channel(&join_ref, &change)) == Pushed::Full;
             }
         }
         if lagging {
@@ -129,7 +129,8 @@ impl<C: Channel> KeyAuthority<C> {
         };
         for sub in self.subs.values_mut().filter(|s| !s.has_state) {
             sub.has_state = true;
-            if sub.outbox.try_push(change.clone()) == Pushed::Full && !sub.lagging {
+            let change = frame::for_channel(&sub.join_ref, &change);
+            if sub.outbox.try_push(change) == Pushed::Full && !sub.lagging {
                 sub.lagging = true;
                 self.lagging += 1;
             }
@@ -141,7 +142,7 @@ impl<C: Channel> KeyAuthority<C> {
             return;
         };
         if let Some(s) = self.subs.get_mut(&sub) {
-            if s.outbox.try_push(change) == Pushed::Queued {
+            if s.outbox.try_push(frame::for_channel(&s.join_ref, &change)) == Pushed::Queued {
                 s.has_state = true;
                 if s.lagging {
                     s.lagging = false;

@@ -92,6 +92,14 @@ pub(crate) enum Command {
     },
     /// The answer to a request this node forwarded (routed by the hub).
     Answer(crate::backplane::Answer),
+    /// An event refused before it reached the authority (its frame held a number that
+    /// does not fit 64 bits): answered as a refused event, in its place among the others.
+    Refuse {
+        sub: SubId,
+        r#ref: Option<String>,
+        slot: Option<Slot>,
+        reason: String,
+    },
 }
 
 /// A call of the server API.
@@ -120,6 +128,17 @@ pub(crate) enum ApiOp {
         sub: SubId,
         changes: mpsc::Sender<Change>,
     },
+}
+
+impl ApiOp {
+    /// The permissions the op needs.
+    pub(crate) fn needs(&self) -> Permissions {
+        match self {
+            ApiOp::Get { .. } | ApiOp::Attach { .. } => Permissions::NONE.with(Permission::Read),
+            ApiOp::Edit { needs, .. } => *needs,
+            ApiOp::Reset => Permissions::NONE.with(Permission::Reset),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -441,6 +460,12 @@ impl<C: Channel> KeyAuthority<C> {
             Command::Api(req) => return self.on_api(req).await,
             Command::Detach { sub } => self.detach(sub),
             Command::Answer(answer) => self.on_answer(answer),
+            Command::Refuse {
+                sub,
+                r#ref,
+                slot,
+                reason,
+            } => self.refuse_sub(sub, r#ref.as_deref(), slot, &reason),
         }
         None
     }
@@ -452,6 +477,13 @@ impl<C: Channel> KeyAuthority<C> {
             None => local,
             Some(c) => local && c.pending.is_empty() && (self.lease.is_none() || c.elsewhere == 0),
         }
+    }
+
+    /// Whether the key holds nothing anybody made: no change was ever committed, and
+    /// nobody is attached. A key started only for a call that was refused stops at once,
+    /// so a refusal leaves no key, no authority and no memory behind.
+    fn untouched(&self) -> bool {
+        self.version == 0 && self.idle()
     }
 
     /// At the end of a countdown: still idle? (A leader asks the cluster once more.)
@@ -695,7 +727,10 @@ impl<C: Channel> KeyAuthority<C> {
             if sub.outbox.is_closed() {
                 gone.push(*id);
             } else if sub.outbox.has_drained()
-                && sub.outbox.try_push(change.clone()) == Pushed::Queued
+                && sub
+                    .outbox
+                    .try_push(frame::for_channel(&sub.join_ref, &change))
+                    == Pushed::Queued
             {
                 sub.lagging = false;
                 self.lagging -= 1;
