@@ -8,6 +8,17 @@
 //! a binary frame closes with 1003, a frame over the size limit with 1009, no frame for
 //! the idle timeout with 4001, shutdown with 1001, and a client that does not read what it
 //! is sent within the write timeout is dropped (4008 when a close frame still gets through).
+//!
+//! Close handshakes (RFC 6455 §5.5.1): a client's close frame is answered with one (the
+//! client sees 1000, or its own code). When the server closes, it sends its close frame and
+//! then reads and discards what the client still sends, until the client's close arrives
+//! or [`DRAIN_TIMEOUT`] passes, so the code reaches a client that keeps sending instead of
+//! being lost to a reset. After a frame over the size limit the rest of that frame cannot
+//! be parsed, so the server only waits (the same timeout) before it lets go.
+//!
+//! Origins, as Phoenix's `check_origin`: with `allow_origins` set, an upgrade that sends an
+//! `Origin` must send a listed one (403 otherwise); one that sends none (a Node or native
+//! client: only browsers send it, and only browsers need the check) is let through.
 
 use crate::endpoint::{AppState, ConnectInfo};
 use crate::params;
@@ -40,6 +51,10 @@ const BATCH: usize = 256;
 
 /// Batches written back to back before the writer looks at the close signal again.
 const CLOSE_CHECK_EVERY: u32 = 16;
+
+/// How long a socket the server closes is read (and what is read discarded) while waiting
+/// for the client's close frame.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The prefix of the sub-protocol phoenix.js 1.8 carries its `authToken` in.
 const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
@@ -74,16 +89,13 @@ pub(crate) async fn handler(
     if app.hub.is_shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n").into_response();
     }
-    if let Some(allowed) = &app.origins {
-        let origin = headers.get(axum::http::header::ORIGIN);
-        if !origin.is_some_and(|o| allowed.contains(o)) {
-            let shown = origin.and_then(|o| o.to_str().ok()).unwrap_or("(none)");
-            return (
-                StatusCode::FORBIDDEN,
-                format!("origin {shown} is not allowed\n"),
-            )
-                .into_response();
-        }
+    if let Some(origin) = app.foreign_origin(&headers) {
+        let shown = origin.to_str().unwrap_or("(not text)");
+        return (
+            StatusCode::FORBIDDEN,
+            format!("origin {shown} is not allowed\n"),
+        )
+            .into_response();
     }
     let params = params::nest(&query);
     let assigns = match &app.connect {
@@ -152,77 +164,127 @@ async fn run(ws: WebSocket, app: AppState, assigns: Assigns) {
         close_rx,
         app.config.write_timeout,
     ));
-    let close = read_loop(stream, &mut session, &app).await;
-    if let Some(close) = &close {
+    let mut stream = stream;
+    let ended = read_loop(&mut stream, &mut session, &app).await;
+    if let Ended::Server { close, .. } = &ended {
         tracing::debug!(code = close.code, reason = %close.reason, "closing socket");
     }
+    let (close, drain) = match ended {
+        Ended::Server { close, readable } => (Some(close), Some(readable)),
+        Ended::Client => (None, None),
+    };
     let _ = close_tx.send(close);
     session.close().await;
-    let _ = writer.await;
+    match drain {
+        // the close frame goes out while what the client still sends is read and dropped
+        Some(readable) => {
+            let (_, ()) = tokio::join!(writer, drain_input(&mut stream, readable));
+        }
+        None => {
+            let _ = writer.await;
+        }
+    }
+}
+
+/// How the read loop ended.
+enum Ended {
+    /// The client closed (its close frame, which the writer answers) or the connection
+    /// broke.
+    Client,
+    /// The server closes with `close`; `readable`: whether what follows can still be read
+    /// as frames (not after a frame over the size limit).
+    Server { close: Close, readable: bool },
+}
+
+impl Ended {
+    fn server(close: Close) -> Ended {
+        Ended::Server {
+            close,
+            readable: true,
+        }
+    }
+}
+
+/// After the server's close: read and discard until the client's close frame, the end of
+/// the connection or [`DRAIN_TIMEOUT`]; when the input cannot be read as frames, just wait.
+async fn drain_input(stream: &mut SplitStream<WebSocket>, readable: bool) {
+    let drain = async {
+        if !readable {
+            return std::future::pending::<()>().await;
+        }
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
 }
 
 async fn read_loop(
-    mut stream: SplitStream<WebSocket>,
+    stream: &mut SplitStream<WebSocket>,
     session: &mut Session,
     app: &AppState,
-) -> Option<Close> {
+) -> Ended {
     let shutdown = app.hub.shutdown_token();
     let idle = app.config.idle_timeout;
     loop {
         let next = tokio::select! {
             biased;
             () = shutdown.cancelled() => {
-                return Some(Close::new(close::GOING_AWAY, "server shutting down"));
+                return Ended::server(Close::new(close::GOING_AWAY, "server shutting down"));
             }
             next = tokio::time::timeout(idle, stream.next()) => next,
         };
         let message = match next {
             Err(_) => {
-                return Some(Close::new(
+                return Ended::server(Close::new(
                     close::IDLE_TIMEOUT,
                     format!("no frame for {} s", idle.as_secs()),
                 ));
             }
-            Ok(None) => return None,
+            Ok(None) => return Ended::Client,
             Ok(Some(Err(e))) => return read_error(e),
             Ok(Some(Ok(message))) => message,
         };
         match message {
             Message::Text(text) => {
                 if let Err(close) = session.handle_text(text.as_str()).await {
-                    return Some(close);
+                    return Ended::server(close);
                 }
             }
             Message::Binary(_) => {
-                return Some(Close::new(
+                return Ended::server(Close::new(
                     close::UNSUPPORTED_DATA,
                     "binary frames are not supported: use the V2 JSON serializer",
                 ));
             }
             Message::Ping(_) | Message::Pong(_) => {}
-            Message::Close(_) => return None,
+            Message::Close(_) => return Ended::Client,
         }
     }
 }
 
-/// A read error: a frame over the limit gets 1009; anything else is a broken connection.
-fn read_error(e: axum::Error) -> Option<Close> {
+/// A read error: a frame over the limit gets 1009, text that is not UTF-8 1007; anything
+/// else is a broken connection.
+fn read_error(e: axum::Error) -> Ended {
     let inner = e.into_inner();
     match inner.downcast_ref::<tungstenite::Error>() {
-        Some(tungstenite::Error::Capacity(cap)) => {
-            Some(Close::new(close::MESSAGE_TOO_BIG, cap.to_string()))
-        }
-        Some(tungstenite::Error::Utf8(_)) => Some(Close::new(
+        Some(tungstenite::Error::Capacity(cap)) => Ended::Server {
+            close: Close::new(close::MESSAGE_TOO_BIG, cap.to_string()),
+            readable: false,
+        },
+        Some(tungstenite::Error::Utf8(_)) => Ended::server(Close::new(
             close::INVALID_FRAME,
             "text frame is not valid UTF-8",
         )),
         Some(tungstenite::Error::Protocol(p)) => {
             tracing::debug!("websocket protocol error: {p}");
-            None
+            Ended::Client
         }
         _ => {
             tracing::debug!("websocket read error: {inner}");
-            None
+            Ended::Client
         }
     }
 }
@@ -253,8 +315,12 @@ async fn write_loop(
                 tokio::select! {
                     biased;
                     close = &mut close_rx => {
-                        if let Ok(Some(close)) = close {
-                            send_close(&mut sink, &close).await;
+                        match close {
+                            Ok(Some(close)) => send_close(&mut sink, &close).await,
+                            // the client closed: flush the answer to its close frame
+                            _ => {
+                                let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+                            }
                         }
                         return;
                     }
@@ -286,7 +352,10 @@ async fn write_loop(
         match done {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
+                // after the client's close frame nothing more can be sent but the answer
+                // to it, which closing flushes
                 tracing::debug!("websocket write failed: {e}");
+                let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
                 return;
             }
             Err(_) => {

@@ -235,6 +235,18 @@ impl Client {
     pub async fn close(mut self) {
         let _ = self.sink.send(WsMessage::Close(None)).await;
     }
+
+    /// Start a close handshake with `code`, keeping the client to read the answer
+    /// ([`Client::closed`] then gives the server's close frame).
+    pub async fn send_close(&mut self, code: u16, reason: &str) -> Result<()> {
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: reason.to_owned().into(),
+        };
+        self.sink.send(WsMessage::Close(Some(frame))).await?;
+        Ok(())
+    }
 }
 
 /// `("ok" | "error", response)` of a `phx_reply`.
