@@ -3,7 +3,7 @@
 use crate::config::{Config, DocConfig, TtlConfig};
 use crate::{Endpoint, ServerConfig, demo_router, serve};
 use anyhow::Context;
-use livestate_core::{DocChannel, HubBuilder, Limits};
+use livestate_core::{DocChannel, HubBuilder, Limits, StateLimits};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -141,6 +141,7 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
             .limits
             .handler_timeout
             .unwrap_or(defaults.handler_timeout),
+        state: file.limits.state(),
         ..defaults
     };
     let config = ServerConfig {
@@ -158,11 +159,15 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
             .read_buffer_size
             .or(file.limits.read_buffer_size)
             .unwrap_or(server_defaults.read_buffer_size),
+        body_timeout: file
+            .limits
+            .body_timeout
+            .unwrap_or(server_defaults.body_timeout),
         ..server_defaults
     };
     let mut hub = hub;
     for doc in &file.docs {
-        hub = hub.channel(&doc.pattern, doc_channel(doc));
+        hub = hub.channel(&doc.pattern, doc_channel(doc, limits.state));
     }
     if file.docs.is_empty() && !hub.routes("doc:*") {
         hub = hub.channel("doc:*", DocChannel::default());
@@ -216,10 +221,13 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
 }
 
 /// The `doc:` channel a `[[docs]]` entry describes.
-fn doc_channel(doc: &DocConfig) -> DocChannel {
+fn doc_channel(doc: &DocConfig, base: StateLimits) -> DocChannel {
     let mut channel = DocChannel::new(doc.initial.clone())
         .acl(doc.acl)
         .presence(doc.presence);
+    if let Some(limits) = doc.state(base) {
+        channel = channel.limits(limits);
+    }
     if let Some(ttl) = doc.ttl {
         channel = channel.ttl(ttl.to_ttl());
     }

@@ -13,6 +13,10 @@
 //! handler_timeout = 30         # seconds an init or handler may run
 //! ttl = 60                     # seconds a key lives after its last subscriber, or "never"
 //! read_buffer_size = 4096      # bytes per socket
+//! body_timeout = 10            # seconds an HTTP API body may take to arrive (408 after)
+//! max_depth = 64               # deepest nesting of a state (at most 100)
+//! max_state_bytes = 16777216   # largest state as JSON, and most one change may write
+//! max_patch_ops = 1000         # most ops in one RFC 6902 patch from a client or the API
 //!
 //! [redis]                      # cluster mode: every node with the same Redis shares every key
 //! url = "redis://127.0.0.1:6379"
@@ -31,11 +35,14 @@
 //! ttl = 60                     # or "never"; default: limits.ttl
 //! max_version = 1000
 //! presence = false
+//! max_depth = 16               # any of the three state limits, for these keys only
 //! ```
 //!
 //! Unknown fields and bad values are errors at start-up that name the field and its line.
 
+use livestate_core::StateLimits;
 use livestate_core::acl::Acl;
+use livestate_core::doc::MAX_DEPTH_CEILING;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -94,6 +101,62 @@ pub struct LimitsConfig {
     /// Bytes.
     #[serde(default, deserialize_with = "at_least_1k")]
     pub read_buffer_size: Option<usize>,
+    /// Seconds.
+    #[serde(default, deserialize_with = "seconds")]
+    pub body_timeout: Option<Duration>,
+    /// Levels of nesting a state may have, 1 to 100.
+    #[serde(default, deserialize_with = "depth")]
+    pub max_depth: Option<usize>,
+    /// Bytes a state may take as JSON (and one change may write).
+    #[serde(default, deserialize_with = "at_least_1k")]
+    pub max_state_bytes: Option<usize>,
+    /// Ops one patch may have.
+    #[serde(default, deserialize_with = "positive")]
+    pub max_patch_ops: Option<usize>,
+}
+
+/// State limits from the three optional fields (of `[limits]` or a `[[docs]]` entry),
+/// falling back to `base` where one is unset.
+fn state_limits(
+    depth: Option<usize>,
+    bytes: Option<usize>,
+    ops: Option<usize>,
+    base: StateLimits,
+) -> StateLimits {
+    StateLimits {
+        max_depth: depth.unwrap_or(base.max_depth),
+        max_bytes: bytes.unwrap_or(base.max_bytes),
+        max_patch_ops: ops.unwrap_or(base.max_patch_ops),
+    }
+}
+
+impl LimitsConfig {
+    /// The state limits every key gets (unless its channel sets its own).
+    pub fn state(&self) -> StateLimits {
+        state_limits(
+            self.max_depth,
+            self.max_state_bytes,
+            self.max_patch_ops,
+            StateLimits::default(),
+        )
+    }
+}
+
+impl DocConfig {
+    /// The state limits of this entry's keys, when it sets any (the others from `base`).
+    pub fn state(&self, base: StateLimits) -> Option<StateLimits> {
+        let set = self.max_depth.is_some()
+            || self.max_state_bytes.is_some()
+            || self.max_patch_ops.is_some();
+        set.then(|| {
+            state_limits(
+                self.max_depth,
+                self.max_state_bytes,
+                self.max_patch_ops,
+                base,
+            )
+        })
+    }
 }
 
 /// `[api]`.
@@ -146,6 +209,15 @@ pub struct DocConfig {
     /// Whether joiners get presence.
     #[serde(default)]
     pub presence: bool,
+    /// Levels of nesting a state may have, 1 to 100.
+    #[serde(default, deserialize_with = "depth")]
+    pub max_depth: Option<usize>,
+    /// Bytes a state may take as JSON (and one change may write).
+    #[serde(default, deserialize_with = "at_least_1k")]
+    pub max_state_bytes: Option<usize>,
+    /// Ops one patch may have.
+    #[serde(default, deserialize_with = "positive")]
+    pub max_patch_ops: Option<usize>,
 }
 
 /// A TTL: seconds, or `"never"`.
@@ -252,6 +324,16 @@ fn at_least_1k<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Erro
     if n < 1024 {
         return Err(de::Error::custom(format!(
             "must be at least 1024 bytes, got {n}"
+        )));
+    }
+    Ok(Some(n))
+}
+
+fn depth<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let n = positive(d)?.unwrap_or(0);
+    if n > MAX_DEPTH_CEILING {
+        return Err(de::Error::custom(format!(
+            "must be at most {MAX_DEPTH_CEILING} (deeper JSON cannot be read back), got {n}"
         )));
     }
     Ok(Some(n))
@@ -401,6 +483,17 @@ presence = true
             ("[api]\ntoken = \"\"\n", "line 2", "must not be empty"),
             ("bind = \"nowhere\"\n", "line 1", "invalid socket address"),
             ("[limits\n", "line 1", "unclosed table"),
+            ("[limits]\nmax_depth = 101\n", "line 2", "at most 100"),
+            (
+                "[limits]\nmax_state_bytes = 100\n",
+                "line 2",
+                "at least 1024",
+            ),
+            (
+                "[[docs]]\npattern = \"doc:*\"\nmax_patch_ops = 0\n",
+                "line 3",
+                "must be a positive number",
+            ),
         ];
         for (text, line, needle) in cases {
             let err = Config::parse(text).unwrap_err();

@@ -89,6 +89,17 @@ pub(crate) struct AppState {
     pub(crate) api_token: Option<Arc<str>>,
 }
 
+impl AppState {
+    /// The request's `Origin` when it must be refused: `allow_origins` is set, the request
+    /// sends an `Origin`, and it is not listed. A request without one (not from a browser)
+    /// passes, as with Phoenix's `check_origin`.
+    pub(crate) fn foreign_origin<'h>(&self, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
+        let allowed = self.origins.as_ref()?;
+        let origin = headers.get(header::ORIGIN)?;
+        (!allowed.contains(origin)).then_some(origin)
+    }
+}
+
 /// Builds an [`Endpoint`].
 pub struct EndpointBuilder {
     hub: HubBuilder,
@@ -152,8 +163,8 @@ impl EndpointBuilder {
     }
 
     /// Let pages from these origins use livestate: CORS headers on the HTTP routes, and a
-    /// WebSocket upgrade from any other origin is refused (403), as Phoenix's
-    /// `check_origin`.
+    /// WebSocket upgrade or HTTP API request from any other origin is refused (403), as
+    /// Phoenix's `check_origin`. A request that sends no `Origin` (not a browser) passes.
     ///
     /// # Panics
     /// When an origin is not a valid header value (a misconfiguration found at start-up).

@@ -13,16 +13,26 @@
 //! | `GET /api/state/{topic}/events` | Server-Sent Events: `snapshot`, then one `change` per change | |
 //! | `GET /api/openapi.json` | this API, described in OpenAPI 3.1 | |
 //!
+//! A request that changes state (`PUT`, `PATCH`, `DELETE`, `POST`) must send
+//! `Content-Type: application/json` (a JSON patch type, `application/*+json`, also does),
+//! which a browser's cross-site "simple" request (a form, `text/plain`) cannot, so no page
+//! elsewhere can change a key by posting to it. With `allow_origins` set, a request that
+//! sends an `Origin` must send a listed one. A body must arrive within the body timeout
+//! (default 10 s) and be at most the frame size limit; integers beyond 64 bits are refused,
+//! never rounded.
+//!
 //! Errors are `{"error": {"code": "...", "message": "..."}}` with a stable code:
 //!
 //! | status | code |
 //! |---|---|
 //! | 400 | `bad_request` (bad JSON, bad pointer, an op that cannot apply, no `path` to delete), `not_shared` |
 //! | 401 | `unauthorized` (an API token is configured and the request lacks it) |
-//! | 403 | `permission_denied` (the ACL's public permissions lack what the call needs) |
+//! | 403 | `permission_denied` (the ACL's public permissions lack what the call needs), `origin_not_allowed` |
+//! | 408 | `timeout` (the body did not arrive within the body timeout) |
 //! | 404 | `unknown_key`, `property_not_found`, `no_route` |
 //! | 409 | `test_failed` (a `test` op of a patch) |
 //! | 413 | `too_large` (a body over the frame size limit, 1 MiB by default), `limit_exceeded` (the change would break a state limit: depth, size, ops per patch) |
+//! | 415 | `unsupported_media_type` (a state-changing request without a JSON content type) |
 //! | 422 | `refused` (the channel's `init` or `handle_message` refused) |
 //! | 503 | `unavailable` |
 
@@ -31,17 +41,12 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
-use futures_util::stream::{self, Stream};
 use livestate_core::acl::Caller;
 use livestate_core::api::ApiError;
 use livestate_protocol::PatchOp;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::convert::Infallible;
-use std::time::Duration;
 
 /// The OpenAPI description of this API.
 pub const OPENAPI_JSON: &str = include_str!("../assets/openapi.json");
@@ -100,6 +105,55 @@ impl IntoResponse for HttpError {
 
 type Answer = Result<Json<Value>, HttpError>;
 
+/// Whether a request reads or changes state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Reads,
+    Changes,
+}
+
+/// What every API request passes before it reaches a key: the API token, the origin
+/// policy, and (when it changes state) a JSON content type.
+fn admit(app: &AppState, headers: &HeaderMap, call: Call) -> Result<(), HttpError> {
+    authorize(app, headers)?;
+    if let Some(origin) = app.foreign_origin(headers) {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            format!(
+                "origin {} is not allowed",
+                origin.to_str().unwrap_or("(not text)")
+            ),
+        ));
+    }
+    if call == Call::Changes && !is_json(headers) {
+        return Err(HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "a request that changes state needs Content-Type: application/json",
+        ));
+    }
+    Ok(())
+}
+
+/// `application/json`, or a JSON-based type such as `application/json-patch+json`.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 /// Refuse requests without the configured bearer token.
 fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
     let Some(expected) = &app.api_token else {
@@ -128,21 +182,42 @@ fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
     }
 }
 
-/// Read a JSON body of at most the frame size limit.
+/// Read a JSON body of at most the frame size limit, within the body timeout.
 async fn json_body<T: serde::de::DeserializeOwned>(
     app: &AppState,
     body: Body,
 ) -> Result<T, HttpError> {
     let limit = app.config.max_frame_size;
-    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the body is over the limit of {limit} bytes"),
-        )
+    let timeout = app.config.body_timeout;
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await;
+    let bytes: Bytes = match read {
+        Err(_) => {
+            return Err(HttpError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                format!("the body did not arrive within {} s", timeout.as_secs_f64()),
+            ));
+        }
+        Ok(Err(_)) => {
+            return Err(HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body is over the limit of {limit} bytes"),
+            ));
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
+    let value = serde_json::from_slice(&bytes).map_err(|e| {
+        HttpError::bad_request(format!("the body is not what this call takes: {e}"))
     })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| HttpError::bad_request(format!("the body is not what this call takes: {e}")))
+    // valid JSON is UTF-8; an integer serde_json would round is refused
+    let text = std::str::from_utf8(&bytes).unwrap_or_default();
+    if let Some(number) = livestate_protocol::numbers::wide_integer(text) {
+        return Err(HttpError::bad_request(format!(
+            "the number {number} does not fit a 64-bit integer: send it as a string"
+        )));
+    }
+    Ok(value)
 }
 
 pub(crate) async fn get_state(
@@ -151,7 +226,7 @@ pub(crate) async fn get_state(
     Query(q): Query<PathQuery>,
     headers: HeaderMap,
 ) -> Answer {
-    authorize(&app, &headers)?;
+    admit(&app, &headers, Call::Reads)?;
     let api = app.hub.api();
     match q.path {
         None => {
@@ -174,7 +249,7 @@ pub(crate) async fn put_state(
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    authorize(&app, &headers)?;
+    admit(&app, &headers, Call::Changes)?;
     let value: Value = json_body(&app, body).await?;
     let path = q.path.unwrap_or_default();
     let version = app.hub.api().put(&topic, &path, value).await?;
@@ -187,7 +262,7 @@ pub(crate) async fn delete_state(
     Query(q): Query<PathQuery>,
     headers: HeaderMap,
 ) -> Answer {
-    authorize(&app, &headers)?;
+    admit(&app, &headers, Call::Changes)?;
     let path = q
         .path
         .ok_or_else(|| HttpError::bad_request("DELETE needs ?path=/json/pointer"))?;
@@ -201,7 +276,7 @@ pub(crate) async fn patch_state(
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    authorize(&app, &headers)?;
+    admit(&app, &headers, Call::Changes)?;
     let ops: Vec<PatchOp> = json_body(&app, body).await?;
     let version = app.hub.api().patch(&topic, ops).await?;
     Ok(Json(json!({"version": version})))
@@ -212,7 +287,7 @@ pub(crate) async fn reset_state(
     Path(topic): Path<String>,
     headers: HeaderMap,
 ) -> Answer {
-    authorize(&app, &headers)?;
+    admit(&app, &headers, Call::Changes)?;
     let version = app.hub.api().reset(&topic).await?;
     Ok(Json(json!({"version": version})))
 }
@@ -223,7 +298,7 @@ pub(crate) async fn message_state(
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    authorize(&app, &headers)?;
+    admit(&app, &headers, Call::Changes)?;
     let message: Value = json_body(&app, body).await?;
     let delivered = app.hub.api().message(&topic, message).await?;
     Ok(Json(json!(delivered)))
@@ -233,20 +308,10 @@ pub(crate) async fn state_events(
     State(app): State<AppState>,
     Path(topic): Path<String>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, HttpError> {
-    authorize(&app, &headers)?;
+) -> Result<Response, HttpError> {
+    admit(&app, &headers, Call::Reads)?;
     let sub = app.hub.api().watch(&topic, Caller::Public).await?;
-    let snapshot = json!({"state": sub.current().state, "version": sub.current().version});
-    let first = Event::default()
-        .event("snapshot")
-        .data(snapshot.to_string());
-    let changes = stream::unfold(sub, |mut sub| async move {
-        let change = sub.next().await?;
-        let data = serde_json::to_string(&change).unwrap_or_default();
-        Some((Ok(Event::default().event("change").data(data)), sub))
-    });
-    let events = stream::once(async { Ok(first) }).chain(changes);
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(crate::sse::respond(&app, sub))
 }
 
 pub(crate) async fn openapi() -> impl IntoResponse {

@@ -12,12 +12,14 @@
 //! - [`cli`]: the `serve` command line, shared by the binaries.
 //! - `ws`: the WebSocket transport (read loop, batched write loop, close codes).
 //! - `params`: connect params from the query string.
+//! - `sse`: the HTTP API's event streams, bounded like a socket's outbox.
 
 pub mod cli;
 pub mod config;
 pub mod endpoint;
 pub mod http_api;
 mod params;
+mod sse;
 mod ws;
 
 use axum::Router;
@@ -49,6 +51,8 @@ pub struct ServerConfig {
     pub max_write_buffer_size: usize,
     /// How long shutdown waits for sockets to close before giving up (default 5 s).
     pub shutdown_grace: Duration,
+    /// How long an HTTP API request's body may take to arrive (default 10 s; 408 after).
+    pub body_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +65,7 @@ impl Default for ServerConfig {
             write_buffer_size: 4 << 10,
             max_write_buffer_size: 4 << 20,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            body_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 /// Build the params object from decoded `(key, value)` pairs, leaving out `vsn`.
 ///
 /// `user[name]=ann&user[tags][0]=a&x=1` gives `{"user": {"name": "ann", "tags": {"0": "a"}}, "x": "1"}`.
-/// Where a key is both a value and an object (`a=1&a[b]=2`), the later pair wins.
+/// Where a key is both a value and an object (`a=1&a[b]=2`), the later pair wins. A key
+/// nested more than 16 levels is a plain name.
 pub(crate) fn nest(pairs: &[(String, String)]) -> Map<String, Value> {
     let mut root = Map::new();
     for (key, value) in pairs {
@@ -21,6 +22,10 @@ pub(crate) fn nest(pairs: &[(String, String)]) -> Map<String, Value> {
     root
 }
 
+/// The deepest a key may nest (`a[b][c]...`); a deeper key is taken as a plain name, so a
+/// hostile query string cannot build a value deep enough to hurt.
+const MAX_NESTING: usize = 16;
+
 fn split_key(key: &str) -> Vec<&str> {
     let Some(open) = key.find('[') else {
         return vec![key];
@@ -29,10 +34,11 @@ fn split_key(key: &str) -> Vec<&str> {
     let mut rest = &key[open..];
     while let Some(inner) = rest.strip_prefix('[') {
         match inner.find(']') {
-            Some(close) => {
+            Some(close) if path.len() < MAX_NESTING => {
                 path.push(&inner[..close]);
                 rest = &inner[close + 1..];
             }
+            Some(_) => return vec![key],
             // an unclosed bracket: the whole key is a plain name
             None => return vec![key],
         }
@@ -101,5 +107,18 @@ mod tests {
             Value::Object(got),
             json!({"a[b": "1", "c]d": "2", "e[f]g": "3", "x": {"y": "2"}})
         );
+    }
+
+    #[test]
+    fn deep_keys_stay_plain() {
+        let deep = format!("a{}", "[x]".repeat(100_000));
+        let fine = format!("b{}", "[x]".repeat(15));
+        let got = nest(&pairs(&[(&deep, "1"), (&fine, "2")]));
+        assert_eq!(got[&deep], json!("1"));
+        let mut v = &got["b"];
+        for _ in 0..15 {
+            v = &v["x"];
+        }
+        assert_eq!(v, &json!("2"));
     }
 }

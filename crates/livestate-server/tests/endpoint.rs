@@ -140,10 +140,10 @@ async fn allowed_origins_are_checked_on_upgrade_and_answered_with_cors() -> Resu
         .err()
         .expect("a foreign origin is refused");
     assert!(format!("{err:#}").contains("403"), "{err:#}");
-    assert!(
-        Client::connect(&url).await.is_err(),
-        "no Origin header, no socket"
-    );
+    // as Phoenix's check_origin: only browsers send an Origin, and only they need the check
+    Client::connect(&url)
+        .await
+        .expect("no Origin header (not a browser): let through");
 
     let ok = http::request(
         server.addr,

@@ -36,7 +36,9 @@ pub async fn get(addr: SocketAddr, path: &str) -> Result<Response> {
     request(addr, "GET", path, &[], "").await
 }
 
-/// Any request; `body` is sent with a `content-length` (and no content type unless given).
+/// Any request; `body` is sent with a `content-length` and, unless `headers` give a
+/// content type, `Content-Type: application/json` (a content type given as `""` sends
+/// none).
 pub async fn request(
     addr: SocketAddr,
     method: &str,
@@ -46,7 +48,13 @@ pub async fn request(
 ) -> Result<Response> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers.iter().filter(|(_, v)| !v.is_empty()) {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
