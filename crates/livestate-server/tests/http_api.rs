@@ -460,6 +460,12 @@ async fn the_openapi_description_matches_what_the_server_answers() -> Result<()>
     assert_eq!(spec["openapi"], "3.1.0");
     assert_eq!(served.body, livestate_server::http_api::OPENAPI_JSON);
     call(&server, "PUT", "/api/state/open:spec?path=/a", "1").await?;
+    // changes that would break the default state limits (ops per patch, depth)
+    let many_ops =
+        serde_json::to_string(&vec![json!({"op": "test", "path": "/a", "value": 1}); 1001])?;
+    let many_ops = many_ops.as_str();
+    let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
+    let deep = deep.as_str();
 
     // (method, path as documented, the request made, its body, the status expected)
     let requests: Vec<(&str, &str, String, &str, u16)> = vec![
@@ -562,6 +568,20 @@ async fn the_openapi_description_matches_what_the_server_answers() -> Result<()>
             409,
         ),
         (
+            "patch",
+            "/api/state/{topic}",
+            "/api/state/open:spec".into(),
+            many_ops,
+            413,
+        ),
+        (
+            "put",
+            "/api/state/{topic}",
+            "/api/state/open:spec?path=/deep".into(),
+            deep,
+            413,
+        ),
+        (
             "post",
             "/api/state/{topic}/reset",
             "/api/state/open:spec/reset".into(),
@@ -646,6 +666,21 @@ async fn the_openapi_description_matches_what_the_server_answers() -> Result<()>
         validate(schema, &r.json()?, &spec, &format!("{method} {request}"))
             .map_err(anyhow::Error::msg)?;
         exercised.insert((method, documented));
+    }
+    // a change without a JSON content type (a foreign origin's 403: http_hardening.rs)
+    for (headers, status) in [(vec![("Content-Type", "text/plain")], 415)] {
+        let r = http::request(
+            server.addr,
+            "POST",
+            "/api/state/open:spec/reset",
+            &headers,
+            "",
+        )
+        .await?;
+        assert_eq!(r.status, status, "{}", r.body);
+        let operation = &spec["paths"]["/api/state/{topic}/reset"]["post"];
+        let schema = response_schema(&spec, operation, status).expect("documented");
+        validate(schema, &r.json()?, &spec, "reset").map_err(anyhow::Error::msg)?;
     }
     // the event stream's 200 is text/event-stream
     let stream = http::events(server.addr, "/api/state/open:spec/events", &[]).await?;
