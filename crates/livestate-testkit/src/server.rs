@@ -155,6 +155,11 @@ impl ServerProcess {
         rss_kib(self.pid()?)
     }
 
+    /// Peak resident memory (`VmHWM`) in KiB, from `/proc/PID/status`.
+    pub fn hwm_kib(&self) -> Result<u64> {
+        hwm_kib(self.pid()?)
+    }
+
     /// Send a signal by name (`TERM`, `INT`, `KILL`, `STOP`, `CONT`).
     pub async fn signal(&self, name: &str) -> Result<()> {
         let status = Command::new("kill")
@@ -186,4 +191,15 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| anyhow!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// Peak resident memory (`VmHWM`) of a process in KiB.
+pub fn hwm_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow!("no VmHWM in /proc/{pid}/status"))
 }
