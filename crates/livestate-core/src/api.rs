@@ -142,6 +142,7 @@ impl From<ChannelError> for ApiError {
         match e {
             ChannelError::Op(ref op) if limit(op) => ApiError::Limit(e.to_string()),
             ChannelError::Patch(ref p) if limit(&p.error) => ApiError::Limit(e.to_string()),
+            ChannelError::State(ref s) if s.limit().is_some() => ApiError::Limit(e.to_string()),
             ChannelError::Denied(d) => ApiError::Denied(d),
             ChannelError::Op(OpError::NotFound(path)) => ApiError::PropertyNotFound(path),
             ChannelError::Patch(crate::doc::PatchError {

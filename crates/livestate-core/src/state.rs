@@ -33,10 +33,28 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::borrow::Cow;
 
-/// A state that cannot be turned into JSON or back.
+/// A state that cannot be turned into JSON or back, or that would break its limits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct StateError(pub String);
+#[error("{message}")]
+pub struct StateError {
+    message: String,
+    limit: Option<LimitError>,
+}
+
+impl StateError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> StateError {
+        StateError {
+            message: message.into(),
+            limit: None,
+        }
+    }
+
+    /// The state limit the change would break, when that is what went wrong.
+    pub fn limit(&self) -> Option<&LimitError> {
+        self.limit.as_ref()
+    }
+}
 
 /// What a key authority needs of a channel's state.
 ///
@@ -124,7 +142,7 @@ impl LiveState for Doc {
     }
     fn replace(&mut self, _: &mut (), new: Doc) -> Result<(), StateError> {
         self.replace_all(new.into_value())
-            .map_err(|e| StateError(e.to_string()))
+            .map_err(|e| StateError::new(e.to_string()))
     }
 }
 
@@ -188,7 +206,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
 
     fn restore(value: Value) -> Result<T, StateError> {
         serde_json::from_value(value)
-            .map_err(|e| StateError(format!("the kept state does not decode: {e}")))
+            .map_err(|e| StateError::new(format!("the kept state does not decode: {e}")))
     }
 
     fn edit(
@@ -218,13 +236,16 @@ fn within(json: &Value, limits: StateLimits) -> Result<(), StateError> {
 
 impl From<LimitError> for StateError {
     fn from(e: LimitError) -> StateError {
-        StateError(e.to_string())
+        StateError {
+            message: e.to_string(),
+            limit: Some(e),
+        }
     }
 }
 
 fn encode<T: Serialize>(state: &T) -> Result<Value, StateError> {
     serde_json::to_value(state)
-        .map_err(|e| StateError(format!("the state cannot be encoded as JSON: {e}")))
+        .map_err(|e| StateError::new(format!("the state cannot be encoded as JSON: {e}")))
 }
 
 /// The RFC 6902 patch from `before` to `after` (json-patch's structural diff).
@@ -438,12 +459,15 @@ mod tests {
         let mut map = HashMap::new();
         map.insert((1, 2), "tuple keys are not JSON".to_owned());
         let err = Tracked::new(map).unwrap_err();
-        assert!(err.0.contains("cannot be encoded as JSON"), "{err}");
+        assert!(
+            err.to_string().contains("cannot be encoded as JSON"),
+            "{err}"
+        );
     }
 
     #[test]
     fn restore_names_what_does_not_fit() {
         let err = Counter::restore(json!({"count": "x"})).unwrap_err();
-        assert!(err.0.contains("invalid type"), "{err}");
+        assert!(err.to_string().contains("invalid type"), "{err}");
     }
 }

@@ -177,7 +177,12 @@ impl<C: Channel> KeyAuthority<C> {
             }
             Err(e) => {
                 let lost = e.lost_lease();
-                let _ = done.send(Err(ChannelError::refused(e.to_string())));
+                let error = match e {
+                    // a typed state over its limits: the caller learns which one
+                    CommitError::State(e) if e.limit().is_some() => ChannelError::State(e),
+                    e => ChannelError::refused(e.to_string()),
+                };
+                let _ = done.send(Err(error));
                 lost.then_some(Exit::LeaseLost)
             }
         }

@@ -614,9 +614,7 @@ impl<C: Channel> KeyAuthority<C> {
         whole: bool,
     ) -> Result<Vec<PatchOp>, CommitError> {
         let Some(tracked) = self.state.as_mut() else {
-            return Err(CommitError::State(StateError(
-                "the key has no state".into(),
-            )));
+            return Err(CommitError::State(StateError::new("the key has no state")));
         };
         let patch = match tracked.take_changes() {
             Ok(patch) => patch,
@@ -645,9 +643,7 @@ impl<C: Channel> KeyAuthority<C> {
         whole: bool,
     ) -> Result<(), CommitError> {
         let Some(tracked) = self.state.as_mut() else {
-            return Err(CommitError::State(StateError(
-                "the key has no state".into(),
-            )));
+            return Err(CommitError::State(StateError::new("the key has no state")));
         };
         if let Some(lease) = &self.lease {
             let committed = {
