@@ -10,7 +10,8 @@
 //! is sent within the write timeout is dropped (4008 when a close frame still gets through).
 //!
 //! Close handshakes (RFC 6455 §5.5.1): a client's close frame is answered with one (the
-//! client sees its own code, or 1005 when it sent none, as phoenix.js `disconnect()` does). When the server closes, it sends its close frame and
+//! client sees its own code, or 1005 when it sent none, as phoenix.js `disconnect()`
+//! does). When the server closes, it sends its close frame and
 //! then reads and discards what the client still sends, until the client's close arrives
 //! or [`DRAIN_TIMEOUT`] passes, so the code reaches a client that keeps sending instead of
 //! being lost to a reset. After a frame over the size limit the rest of that frame cannot
