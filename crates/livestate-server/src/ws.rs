@@ -157,7 +157,7 @@ fn auth_token(headers: &HeaderMap) -> Option<String> {
 async fn run(ws: WebSocket, app: AppState, assigns: Assigns) {
     let (outbox, outbox_rx) = app.hub.outbox();
     let mut session = app.hub.session(outbox, assigns);
-    let (sink, stream) = ws.split();
+    let (sink, mut stream) = ws.split();
     let (close_tx, close_rx) = oneshot::channel();
     let writer = tokio::spawn(write_loop(
         sink,
@@ -165,7 +165,6 @@ async fn run(ws: WebSocket, app: AppState, assigns: Assigns) {
         close_rx,
         app.config.write_timeout,
     ));
-    let mut stream = stream;
     let ended = read_loop(&mut stream, &mut session, &app).await;
     if let Ended::Server { close, .. } = &ended {
         tracing::debug!(code = close.code, reason = %close.reason, "closing socket");
@@ -290,6 +289,17 @@ fn read_error(e: axum::Error) -> Ended {
     }
 }
 
+/// End the writer: send the server's close frame, or (the client closed) flush the answer
+/// to the client's close frame.
+async fn finish(sink: &mut SplitSink<WebSocket, Message>, close: Option<Close>) {
+    match close {
+        Some(close) => send_close(sink, &close).await,
+        None => {
+            let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+        }
+    }
+}
+
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut outbox: OutboxReceiver,
@@ -315,19 +325,12 @@ async fn write_loop(
                 batches_since_close_check = 0;
                 tokio::select! {
                     biased;
-                    close = &mut close_rx => {
-                        match close {
-                            Ok(Some(close)) => send_close(&mut sink, &close).await,
-                            // the client closed: flush the answer to its close frame
-                            _ => {
-                                let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
-                            }
-                        }
-                        return;
-                    }
+                    close = &mut close_rx => return finish(&mut sink, close.ok().flatten()).await,
                     frame = outbox.recv() => match frame {
                         Some(frame) => frame,
-                        None => return,
+                        // the session ended, which happens only after the close was decided:
+                        // it may not have been seen yet
+                        None => return finish(&mut sink, close_rx.await.ok().flatten()).await,
                     },
                 }
             }
