@@ -15,28 +15,16 @@
 //! Each case runs on a current-thread runtime with paused time, so nothing depends on the
 //! wall clock. `LIVESTATE_FUZZ_CASES` raises the number of cases (default 256).
 
+mod fuzz;
+
+use fuzz::config;
 use livestate_core::acl::{Acl, Permissions};
 use livestate_core::pointer;
 use livestate_core::testing::{TestChannel, TestError};
 use livestate_core::{Doc, DocChannel, Hub, StateLimits};
 use livestate_protocol::PatchOp;
 use proptest::prelude::*;
-use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Map, Value, json};
-
-fn cases() -> u32 {
-    std::env::var("LIVESTATE_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
-}
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: None,
-        ..ProptestConfig::with_cases(cases())
-    }
-}
 
 const LIMITS: StateLimits = StateLimits {
     max_depth: 8,

@@ -15,27 +15,15 @@
 //!
 //! `LIVESTATE_FUZZ_CASES` raises the number of cases (default 256).
 
+mod fuzz;
+
+use fuzz::config;
 use livestate_core::doc::{LimitError, OpError};
 use livestate_core::pointer;
 use livestate_core::{Doc, StateLimits};
 use livestate_protocol::PatchOp;
 use proptest::prelude::*;
-use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Map, Value, json};
-
-fn cases() -> u32 {
-    std::env::var("LIVESTATE_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
-}
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: None,
-        ..ProptestConfig::with_cases(cases())
-    }
-}
 
 const LIMITS: StateLimits = StateLimits {
     max_depth: 8,

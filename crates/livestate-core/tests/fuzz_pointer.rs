@@ -9,23 +9,11 @@
 //!
 //! `LIVESTATE_FUZZ_CASES` raises the number of cases (default 256).
 
+mod fuzz;
+
+use fuzz::config;
 use livestate_core::pointer::{self, Pointer, PointerError};
 use proptest::prelude::*;
-use proptest::test_runner::Config as ProptestConfig;
-
-fn cases() -> u32 {
-    std::env::var("LIVESTATE_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
-}
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: None,
-        ..ProptestConfig::with_cases(cases())
-    }
-}
 
 /// Whether RFC 6901 allows `s`, decided without the code under test.
 fn is_valid(s: &str) -> bool {
