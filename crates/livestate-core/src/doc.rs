@@ -11,9 +11,10 @@
 //! Every operation is atomic: when it fails, the document is as it was before it. An
 //! operation that changes nothing (setting the value already there) records nothing.
 //!
-//! A document keeps within its [`StateLimits`] (depth, size as JSON, ops per patch): an
-//! operation that would break one is refused with [`OpError::Limit`] before anything is
-//! built, and the size is kept up to date as operations go, never by re-encoding.
+//! A document keeps within its [`StateLimits`] (depth, size as JSON, values held, ops per
+//! patch): an operation that would break one is refused with [`OpError::Limit`] before
+//! anything is built, and the size is kept up to date as operations go, never by
+//! re-encoding.
 //!
 //! ```
 //! use livestate_core::Doc;
@@ -42,7 +43,7 @@ pub use limits::{LimitError, MAX_DEPTH_CEILING, StateLimits};
 pub use resolve::{kind, lookup};
 
 use crate::pointer::{self, Pointer};
-use limits::{Cost, Over, measure, string_len};
+use limits::{Cost, Over, Size, measure, string_len};
 use livestate_protocol::PatchOp;
 use resolve::{abridged, add_number, array_index, array_len, not_container, resolve, resolve_mut};
 use serde_json::{Map, Value};
@@ -60,10 +61,10 @@ pub struct Doc {
     /// How much of `undo` was there at the last [`Doc::take_changes`].
     taken: usize,
     limits: StateLimits,
-    /// `value`'s compact JSON length, kept up to date by every operation.
-    bytes: usize,
-    /// Bytes written by the change in progress (since the last take or settle).
-    written: usize,
+    /// `value`'s size, kept up to date by every operation.
+    size: Size,
+    /// What the change in progress wrote (since the last take or settle).
+    written: Size,
     /// Set when the value the document was built from already breaks its limits.
     over: Option<LimitError>,
 }
@@ -102,8 +103,8 @@ impl Doc {
             undo: Vec::new(),
             taken: 0,
             limits,
-            bytes: 0,
-            written: 0,
+            size: Size::default(),
+            written: Size::default(),
             over: None,
         };
         doc.remeasure();
@@ -130,18 +131,24 @@ impl Doc {
     /// The length of the value as compact JSON (`serde_json::to_vec`), kept up to date by
     /// every operation.
     pub fn encoded_len(&self) -> usize {
-        self.bytes
+        self.size.bytes
+    }
+
+    /// How many JSON values the value holds (containers included), kept up to date by
+    /// every operation.
+    pub fn value_count(&self) -> usize {
+        self.size.values
     }
 
     fn remeasure(&mut self) {
         let limits = self.limits;
-        match measure(&self.value, limits.max_depth, limits.max_bytes) {
+        match measure(&self.value, limits.max_depth, limits.max_size()) {
             Ok(cost) => {
-                self.bytes = cost.bytes;
+                self.size = cost.size;
                 self.over = None;
             }
             Err(over) => {
-                self.bytes = encoded_len(&self.value);
+                self.size = size_of(&self.value);
                 self.over = Some(limits.error(over, ""));
             }
         }
@@ -178,7 +185,7 @@ impl Doc {
     /// [`Doc::rollback`] until [`Doc::settle`].
     pub fn take_changes(&mut self) -> Vec<PatchOp> {
         self.taken = self.undo.len();
-        self.written = 0;
+        self.written = Size::default();
         std::mem::take(&mut self.journal)
     }
 
@@ -186,7 +193,7 @@ impl Doc {
     pub fn settle(&mut self) {
         self.undo.clear();
         self.taken = 0;
-        self.written = 0;
+        self.written = Size::default();
     }
 
     /// Undo every change since the last [`Doc::take_patch`] or [`Doc::settle`].
@@ -194,7 +201,7 @@ impl Doc {
         self.undo_to(0);
         self.journal.clear();
         self.taken = 0;
-        self.written = 0;
+        self.written = Size::default();
     }
 
     /// Undo the changes since the last [`Doc::take_changes`], keeping those it took (still
@@ -202,7 +209,7 @@ impl Doc {
     pub fn rollback_untaken(&mut self) {
         self.undo_to(self.taken);
         self.journal.clear();
-        self.written = 0;
+        self.written = Size::default();
     }
 
     /// Set the value at `path`: add or replace an object member, replace an array element,
@@ -319,7 +326,7 @@ impl Doc {
             }
             // it lands at another depth and counts as written: measured before it moves
             let cost = doc.cost_of(&to_ptr, resolve(&doc.value, from_ptr.tokens())?)?;
-            doc.written += cost.bytes;
+            doc.written = doc.written.plus(cost.size);
             let value = doc.prim_remove(&from_ptr)?;
             let added = doc.prim_add(&to_ptr, value, cost)?;
             doc.journal.push(PatchOp::Move {
@@ -342,7 +349,7 @@ impl Doc {
             let source = resolve(&doc.value, from_ptr.tokens())?;
             let cost = doc.cost_of(&to_ptr, source)?;
             let value = source.clone();
-            doc.written += cost.bytes;
+            doc.written = doc.written.plus(cost.size);
             let added = doc.prim_add(&to_ptr, value, cost)?;
             doc.journal.push(PatchOp::Copy {
                 from: from_ptr.to_string(),
@@ -428,7 +435,7 @@ impl Doc {
         let ops = crate::state::diff(&self.value, &value);
         let old = std::mem::replace(&mut self.value, value);
         self.push_undo(Undo::RestoreRoot(old));
-        self.bytes = cost.bytes;
+        self.size = cost.size;
         self.journal.extend(ops);
         Ok(())
     }
@@ -445,15 +452,11 @@ impl Doc {
             .max_depth
             .checked_sub(ptr.tokens().len())
             .ok_or_else(too_deep)?;
-        let room = limits.max_bytes.saturating_sub(self.written);
+        let room = limits.max_size().minus(self.written);
         let cost = measure(value, depth, room).map_err(|over| match over {
             Over::Depth => too_deep(),
-            Over::Bytes if self.written == 0 => LimitError::TooLarge {
-                max: limits.max_bytes,
-            },
-            Over::Bytes => LimitError::ChangeTooLarge {
-                max: limits.max_bytes,
-            },
+            _ if self.written == Size::default() => limits.error(over, ""),
+            _ => limits.change_error(over, ""),
         })?;
         Ok(cost)
     }
@@ -461,7 +464,7 @@ impl Doc {
     /// [`Doc::cost_of`], counting the value as written by this change.
     fn admit(&mut self, ptr: &Pointer, value: &Value) -> Result<Cost, OpError> {
         let cost = self.cost_of(ptr, value)?;
-        self.written += cost.bytes;
+        self.written = self.written.plus(cost.size);
         Ok(cost)
     }
 
@@ -469,12 +472,12 @@ impl Doc {
     fn atomic<T>(&mut self, f: impl FnOnce(&mut Doc) -> Result<T, OpError>) -> Result<T, OpError> {
         let undo_mark = self.undo.len();
         let journal_mark = self.journal.len();
-        let (bytes, written) = (self.bytes, self.written);
+        let (size, written) = (self.size, self.written);
         let result = f(self);
         if result.is_err() {
             self.undo_to(undo_mark);
             self.journal.truncate(journal_mark);
-            self.bytes = bytes;
+            self.size = size;
             self.written = written;
         }
         result
@@ -483,7 +486,7 @@ impl Doc {
     fn push_undo(&mut self, undo: Undo) {
         self.undo.push(Step {
             undo,
-            bytes: self.bytes,
+            size: self.size,
         });
     }
 
@@ -525,11 +528,11 @@ impl Doc {
         if *old == value {
             return Ok(());
         }
-        let old_bytes = encoded_len(old);
+        let old_size = size_of(old);
         let cost = self.admit(ptr, &value)?;
-        let bytes = self.sized(self.bytes - old_bytes + cost.bytes)?;
+        let size = self.sized(self.size.minus(old_size).plus(cost.size))?;
         let journal_value = value.clone();
-        let before = self.bytes;
+        let before = self.size;
         let undo = match resolve_mut(&mut self.value, parent)? {
             Value::Object(map) => {
                 let slot = map
@@ -551,11 +554,8 @@ impl Doc {
             }
             other => return Err(not_container(parent, other, last)),
         };
-        self.undo.push(Step {
-            undo,
-            bytes: before,
-        });
-        self.bytes = bytes;
+        self.undo.push(Step { undo, size: before });
+        self.size = size;
         self.journal.push(PatchOp::Replace {
             path: ptr.to_string(),
             value: journal_value,
@@ -563,14 +563,11 @@ impl Doc {
         Ok(())
     }
 
-    /// `bytes`, if the document may be that long.
-    fn sized(&self, bytes: usize) -> Result<usize, OpError> {
-        if bytes > self.limits.max_bytes {
-            Err(OpError::Limit(LimitError::TooLarge {
-                max: self.limits.max_bytes,
-            }))
-        } else {
-            Ok(bytes)
+    /// `size`, if the document may be that large.
+    fn sized(&self, size: Size) -> Result<Size, OpError> {
+        match size.over(self.limits.max_size()) {
+            Some(over) => Err(OpError::Limit(self.limits.error(over, ""))),
+            None => Ok(size),
         }
     }
 
@@ -580,25 +577,27 @@ impl Doc {
         let Some((parent, last)) = ptr.split_last() else {
             let old = std::mem::replace(&mut self.value, value);
             self.push_undo(Undo::RestoreRoot(old));
-            self.bytes = cost.bytes;
+            self.size = cost.size;
             return Ok(Added::Root);
         };
         // the size it will have, checked before anything changes
         let grown = match resolve(&self.value, parent)? {
             Value::Object(map) => match map.get(last) {
-                Some(old) => self.bytes - encoded_len(old) + cost.bytes,
+                Some(old) => self.size.minus(size_of(old)).plus(cost.size),
                 None => {
-                    self.bytes + usize::from(!map.is_empty()) + string_len(last) + 1 + cost.bytes
+                    let overhead = usize::from(!map.is_empty()) + string_len(last) + 1;
+                    self.size.plus(cost.size).plus_bytes(overhead)
                 }
             },
             Value::Array(items) => {
                 array_index(parent, last, items.len(), true)?;
-                self.bytes + usize::from(!items.is_empty()) + cost.bytes
+                let overhead = usize::from(!items.is_empty());
+                self.size.plus(cost.size).plus_bytes(overhead)
             }
             other => return Err(not_container(parent, other, last)),
         };
         let grown = self.sized(grown)?;
-        let before = self.bytes;
+        let before = self.size;
         let (undo, added) = match resolve_mut(&mut self.value, parent)? {
             Value::Object(map) => match map.insert(last.to_owned(), value) {
                 Some(old) => (
@@ -630,11 +629,8 @@ impl Doc {
             }
             other => return Err(not_container(parent, other, last)),
         };
-        self.undo.push(Step {
-            undo,
-            bytes: before,
-        });
-        self.bytes = grown;
+        self.undo.push(Step { undo, size: before });
+        self.size = grown;
         Ok(added)
     }
 
@@ -643,7 +639,7 @@ impl Doc {
         let Some((parent, last)) = ptr.split_last() else {
             return Err(OpError::RemoveRoot);
         };
-        let before = self.bytes;
+        let before = self.size;
         let (undo, old, overhead) = match resolve_mut(&mut self.value, parent)? {
             Value::Object(map) => {
                 let old = map
@@ -669,11 +665,8 @@ impl Doc {
             }
             other => return Err(not_container(parent, other, last)),
         };
-        self.undo.push(Step {
-            undo,
-            bytes: before,
-        });
-        self.bytes -= overhead + encoded_len(&old);
+        self.undo.push(Step { undo, size: before });
+        self.size = self.size.minus(size_of(&old).plus_bytes(overhead));
         Ok(old)
     }
 }
@@ -707,9 +700,13 @@ fn existing_member<'a>(root: &'a Value, ptr: &Pointer) -> Option<&'a Value> {
     }
 }
 
-/// The compact JSON length of a value already in a document (within its limits).
-fn encoded_len(value: &Value) -> usize {
-    measure(value, usize::MAX, usize::MAX).map_or(0, |c| c.bytes)
+/// The size of a value already in a document (within its limits).
+fn size_of(value: &Value) -> Size {
+    let unbounded = Size {
+        bytes: usize::MAX,
+        values: usize::MAX,
+    };
+    measure(value, usize::MAX, unbounded).map_or(Size::default(), |c| c.size)
 }
 
 /// An empty JSON object, the usual initial state.

@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 const LIMITS: StateLimits = StateLimits {
     max_depth: 8,
     max_bytes: 4096,
+    max_values: 256,
     max_patch_ops: 16,
 };
 

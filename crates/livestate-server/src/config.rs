@@ -16,6 +16,7 @@
 //! body_timeout = 10            # seconds an HTTP API body may take to arrive (408 after)
 //! max_depth = 64               # deepest nesting of a state (at most 100)
 //! max_state_bytes = 16777216   # largest state as JSON, and most one change may write
+//! max_state_values = 250000    # most JSON values a state may hold, and one change write
 //! max_patch_ops = 1000         # most ops in one RFC 6902 patch from a client or the API
 //!
 //! [redis]                      # cluster mode: every node with the same Redis shares every key
@@ -35,7 +36,7 @@
 //! ttl = 60                     # or "never"; default: limits.ttl
 //! max_version = 1000
 //! presence = false
-//! max_depth = 16               # any of the three state limits, for these keys only
+//! max_depth = 16               # any of the four state limits, for these keys only
 //! ```
 //!
 //! Unknown fields and bad values are errors at start-up that name the field and its line.
@@ -110,52 +111,62 @@ pub struct LimitsConfig {
     /// Bytes a state may take as JSON (and one change may write).
     #[serde(default, deserialize_with = "at_least_1k")]
     pub max_state_bytes: Option<usize>,
+    /// JSON values a state may hold (and one change may write).
+    #[serde(default, deserialize_with = "positive")]
+    pub max_state_values: Option<usize>,
     /// Ops one patch may have.
     #[serde(default, deserialize_with = "positive")]
     pub max_patch_ops: Option<usize>,
 }
 
-/// State limits from the three optional fields (of `[limits]` or a `[[docs]]` entry),
-/// falling back to `base` where one is unset.
-fn state_limits(
+/// The optional state limit fields of `[limits]` and of a `[[docs]]` entry.
+struct StateLimitFields {
     depth: Option<usize>,
     bytes: Option<usize>,
+    values: Option<usize>,
     ops: Option<usize>,
-    base: StateLimits,
-) -> StateLimits {
-    StateLimits {
-        max_depth: depth.unwrap_or(base.max_depth),
-        max_bytes: bytes.unwrap_or(base.max_bytes),
-        max_patch_ops: ops.unwrap_or(base.max_patch_ops),
+}
+
+impl StateLimitFields {
+    /// Whether any is set.
+    fn any(&self) -> bool {
+        self.depth.is_some() || self.bytes.is_some() || self.values.is_some() || self.ops.is_some()
+    }
+
+    /// The limits, falling back to `base` where one is unset.
+    fn over(&self, base: StateLimits) -> StateLimits {
+        StateLimits {
+            max_depth: self.depth.unwrap_or(base.max_depth),
+            max_bytes: self.bytes.unwrap_or(base.max_bytes),
+            max_values: self.values.unwrap_or(base.max_values),
+            max_patch_ops: self.ops.unwrap_or(base.max_patch_ops),
+        }
     }
 }
 
 impl LimitsConfig {
     /// The state limits every key gets (unless its channel sets its own).
     pub fn state(&self) -> StateLimits {
-        state_limits(
-            self.max_depth,
-            self.max_state_bytes,
-            self.max_patch_ops,
-            StateLimits::default(),
-        )
+        StateLimitFields {
+            depth: self.max_depth,
+            bytes: self.max_state_bytes,
+            values: self.max_state_values,
+            ops: self.max_patch_ops,
+        }
+        .over(StateLimits::default())
     }
 }
 
 impl DocConfig {
     /// The state limits of this entry's keys, when it sets any (the others from `base`).
     pub fn state(&self, base: StateLimits) -> Option<StateLimits> {
-        let set = self.max_depth.is_some()
-            || self.max_state_bytes.is_some()
-            || self.max_patch_ops.is_some();
-        set.then(|| {
-            state_limits(
-                self.max_depth,
-                self.max_state_bytes,
-                self.max_patch_ops,
-                base,
-            )
-        })
+        let fields = StateLimitFields {
+            depth: self.max_depth,
+            bytes: self.max_state_bytes,
+            values: self.max_state_values,
+            ops: self.max_patch_ops,
+        };
+        fields.any().then(|| fields.over(base))
     }
 }
 
@@ -215,6 +226,9 @@ pub struct DocConfig {
     /// Bytes a state may take as JSON (and one change may write).
     #[serde(default, deserialize_with = "at_least_1k")]
     pub max_state_bytes: Option<usize>,
+    /// JSON values a state may hold (and one change may write).
+    #[serde(default, deserialize_with = "positive")]
+    pub max_state_values: Option<usize>,
     /// Ops one patch may have.
     #[serde(default, deserialize_with = "positive")]
     pub max_patch_ops: Option<usize>,
@@ -393,6 +407,7 @@ bind = "127.0.0.1:4100"
 [limits]
 max_channels = 10
 ttl = "never"
+max_state_values = 5000
 [api]
 token = "t0k3n"
 allow_origins = ["*"]
@@ -403,6 +418,7 @@ acl = { public = ["read", "write"] }
 ttl = 5
 max_version = 10
 presence = true
+max_depth = 8
 "#,
         )
         .unwrap();
@@ -423,6 +439,11 @@ presence = true
         assert_eq!(doc.ttl, Some(TtlConfig::After(Duration::from_secs(5))));
         assert_eq!(doc.max_version, Some(10));
         assert!(doc.presence);
+        let base = c.limits.state();
+        assert_eq!(base.max_values, 5000);
+        assert_eq!(base.max_depth, StateLimits::default().max_depth);
+        let own = doc.state(base).unwrap();
+        assert_eq!((own.max_depth, own.max_values), (8, 5000));
     }
 
     #[test]
@@ -488,6 +509,11 @@ presence = true
                 "[limits]\nmax_state_bytes = 100\n",
                 "line 2",
                 "at least 1024",
+            ),
+            (
+                "[limits]\nmax_state_values = 0\n",
+                "line 2",
+                "must be a positive number",
             ),
             (
                 "[[docs]]\npattern = \"doc:*\"\nmax_patch_ops = 0\n",

@@ -31,7 +31,7 @@
 //! | 408 | `timeout` (the body did not arrive within the body timeout) |
 //! | 404 | `unknown_key`, `property_not_found`, `no_route` |
 //! | 409 | `test_failed` (a `test` op of a patch) |
-//! | 413 | `too_large` (a body over the frame size limit, 1 MiB by default), `limit_exceeded` (the change would break a state limit: depth, size, ops per patch) |
+//! | 413 | `too_large` (a body over the frame size limit, 1 MiB by default), `limit_exceeded` (the change would break a state limit: depth, size, values, ops per patch) |
 //! | 415 | `unsupported_media_type` (a state-changing request without a JSON content type) |
 //! | 422 | `refused` (the channel's `init` or `handle_message` refused) |
 //! | 503 | `unavailable` |

@@ -35,6 +35,7 @@ fn hub() -> Hub {
     let small = StateLimits {
         max_depth: 8,
         max_bytes: 4096,
+        max_values: 400,
         max_patch_ops: 10,
     };
     livestate_testkit::channels::test_hub()

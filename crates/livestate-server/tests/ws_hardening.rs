@@ -36,6 +36,7 @@ fn open() -> Acl {
 const SMALL: StateLimits = StateLimits {
     max_depth: 6,
     max_bytes: 2048,
+    max_values: 200,
     max_patch_ops: 10,
 };
 

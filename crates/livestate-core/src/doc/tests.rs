@@ -302,13 +302,14 @@ proptest! {
     /// kept as operations go is exact, and the patch still takes the old state to the new.
     #[test]
     fn limits_hold_whatever_the_operations(start in arb_value(), steps in prop::collection::vec(arb_step(), 1..16)) {
-        let limits = StateLimits { max_depth: 3, max_bytes: 80, max_patch_ops: 4 };
+        let limits = StateLimits { max_depth: 3, max_bytes: 80, max_values: 20, max_patch_ops: 4 };
         let mut doc = Doc::with_limits(start.clone(), limits);
         prop_assume!(doc.limit_error().is_none());
         for step in &steps {
             run_step(&mut doc, step);
             prop_assert!(limits.check(doc.value()).is_ok(), "{} broke the limits", doc.value());
             prop_assert_eq!(doc.encoded_len(), serde_json::to_vec(doc.value()).unwrap().len());
+            prop_assert_eq!(doc.value_count(), values_in(doc.value()));
         }
         let patch = doc.take_patch();
         let ops: json_patch::Patch = serde_json::from_value(serde_json::to_value(&patch).unwrap()).unwrap();
@@ -460,6 +461,57 @@ fn patches_are_bounded_in_ops() {
     let mut replica = Doc::new(json!({"n": 0}));
     replica.replay(&ops).unwrap();
     assert_eq!(replica.value(), &json!({"n": 1000}));
+}
+
+/// The JSON values in `v`, containers included (recursive: test values are shallow).
+fn values_in(v: &Value) -> usize {
+    1 + match v {
+        Value::Array(items) => items.iter().map(values_in).sum(),
+        Value::Object(map) => map.values().map(values_in).sum(),
+        _ => 0,
+    }
+}
+
+/// Short JSON can hold many values (`0,` is two bytes of JSON and 32 in memory): doubling
+/// an array of zeros stops at the values limit long before the bytes limit, and a state of
+/// too many values in one go is refused as such.
+#[test]
+fn doubling_copies_stop_at_the_values_limit() {
+    let limits = StateLimits {
+        max_values: 10_000,
+        ..StateLimits::default()
+    };
+    let start = json!({"z": vec![0; 500]});
+    let mut doc = Doc::with_limits(start.clone(), limits);
+    assert_eq!(doc.value_count(), 502);
+    let ops: Vec<PatchOp> = (0..22).map(|i| copy("", &format!("/c{i}"))).collect();
+    let err = doc.apply(&ops).unwrap_err();
+    assert!(
+        matches!(
+            err.error,
+            OpError::Limit(LimitError::ChangeTooManyValues { max: 10_000 })
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("limit max_state_values = 10000"),
+        "{err}"
+    );
+    assert_eq!(err.index, 4, "{err}");
+    assert_eq!(doc.value(), &start);
+    assert_eq!(doc.value_count(), 502);
+    let err = doc.set("/many", vec![0; 10_000]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OpError::Limit(LimitError::TooManyValues { max: 10_000 })
+        ),
+        "{err}"
+    );
+    // removing values makes room for as many
+    doc.remove("/z").unwrap();
+    doc.set("/many", vec![0; 9_000]).unwrap();
+    assert_eq!(doc.value_count(), 9_002);
 }
 
 /// A document built from a value that breaks the limits says so, and `set_limits` checks.

@@ -2,6 +2,7 @@
 //! replays them backwards.
 
 use super::Doc;
+use super::limits::Size;
 use super::resolve::resolve_mut;
 use serde_json::Value;
 
@@ -9,7 +10,7 @@ use serde_json::Value;
 #[derive(Debug, Clone)]
 pub(super) struct Step {
     pub(super) undo: Undo,
-    pub(super) bytes: usize,
+    pub(super) size: Size,
 }
 
 #[derive(Debug, Clone)]
@@ -44,10 +45,10 @@ impl Doc {
     /// Undo the steps after the first `mark`, newest first.
     pub(super) fn undo_to(&mut self, mark: usize) {
         while self.undo.len() > mark {
-            let Some(Step { undo, bytes }) = self.undo.pop() else {
+            let Some(Step { undo, size }) = self.undo.pop() else {
                 break;
             };
-            self.bytes = bytes;
+            self.size = size;
             // Undo walks back through states this document was really in, so every path
             // resolves; a failure here would be a bug in the journal, not bad input.
             let restored = match undo {
