@@ -303,4 +303,8 @@ impl Endpoint {
     pub(crate) fn grace(&self) -> Duration {
         self.state.config.shutdown_grace
     }
+
+    pub(crate) fn write_timeout(&self) -> Duration {
+        self.state.config.write_timeout
+    }
 }

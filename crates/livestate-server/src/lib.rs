@@ -13,6 +13,7 @@
 //! - `ws`: the WebSocket transport (read loop, batched write loop, close codes).
 //! - `params`: connect params from the query string.
 //! - `sse`: the HTTP API's event streams, bounded like a socket's outbox.
+//! - `timed_io`: the write timeout on every accepted connection.
 
 pub mod cli;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod endpoint;
 pub mod http_api;
 mod params;
 mod sse;
+mod timed_io;
 mod ws;
 
 use axum::Router;
@@ -41,7 +43,8 @@ pub struct ServerConfig {
     /// A socket that sends no frame for this long is closed with 4001 (default 60 s;
     /// phoenix.js sends a heartbeat every 30 s).
     pub idle_timeout: Duration,
-    /// A socket that does not take what it is sent for this long is dropped (default 30 s).
+    /// A socket that does not take what it is sent for this long is dropped (default 30 s):
+    /// a WebSocket, an event stream, or any HTTP response.
     pub write_timeout: Duration,
     /// The WebSocket read buffer per socket (default 4 KiB; most of a socket's memory).
     pub read_buffer_size: usize,
@@ -132,6 +135,7 @@ pub async fn serve(
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
     });
+    let listener = timed_io::WriteTimeout::new(listener, endpoint.write_timeout());
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             signal.await;
