@@ -21,6 +21,7 @@
 //! );
 //! ```
 
+use livestate_protocol::PatchOp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
@@ -175,7 +176,7 @@ impl Default for Acl {
 }
 
 /// A refused call: the caller lacks a permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("permission denied: {caller} callers may not {permission}")]
 pub struct Denied {
     /// Who asked.
@@ -204,6 +205,19 @@ impl Acl {
         } else {
             Err(Denied { caller, permission })
         }
+    }
+}
+
+/// The permissions an RFC 6902 patch needs: write, and delete when it removes or moves.
+pub fn patch_permissions(ops: &[PatchOp]) -> Permissions {
+    let removes = ops
+        .iter()
+        .any(|op| matches!(op, PatchOp::Remove { .. } | PatchOp::Move { .. }));
+    let write = Permissions::NONE.with(Permission::Write);
+    if removes {
+        write.with(Permission::Delete)
+    } else {
+        write
     }
 }
 

@@ -30,152 +30,20 @@
 //! # Ok(()) }
 //! ```
 
-use crate::acl::{Caller, Denied, Permission, Permissions};
-use crate::authority::{ApiOp, ApiReply, ApiRequest, Command, KeyHandle, SubId};
-use crate::backplane::ApiCall;
+pub use crate::calls::{ApiError, Change, ChangeKind, Current, Delivered};
+
+use crate::acl::{Caller, Permission, Permissions, patch_permissions};
 use crate::channel::{ChannelError, Scope};
-use crate::doc::{Doc, OpError};
-use crate::hub::{self, ErasedChannel, Hub};
+use crate::hub::Hub;
+use crate::mailbox::{ApiOp, ApiReply, ApiRequest, Command, Edit, KeyHandle};
+use crate::routes::ErasedChannel;
+use crate::subscriber::{SubId, WatchSink};
+use crate::wire::ApiCall;
+use livestate_doc::Doc;
 use livestate_protocol::PatchOp;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-
-/// A key's whole state and its (wire) version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Current {
-    /// The state.
-    pub state: Value,
-    /// The version clients see (wrapping at the channel's `max_version`).
-    pub version: u64,
-}
-
-/// What changed, at one path, in one commit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    /// New, updated, deleted, or the whole state reset.
-    pub kind: ChangeKind,
-    /// The JSON Pointer of what changed (`""` for a reset).
-    pub path: String,
-    /// The value now there (`None` when deleted).
-    pub value: Option<Value>,
-    /// The key's version after the commit.
-    pub version: u64,
-}
-
-/// PhoenixLiveState's kinds of change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    /// A value that was not there.
-    New,
-    /// A value that was there, replaced.
-    Updated,
-    /// A value removed.
-    Deleted,
-    /// The whole state replaced: by a reset, or because the subscriber fell behind and is
-    /// brought up to date.
-    Reset,
-}
-
-/// Why a call of the server API failed. Nothing changed. [`ApiError::code`] is stable.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ApiError {
-    /// No channel serves the topic.
-    #[error("no channel serves {0:?}")]
-    NoRoute(String),
-    /// The topic's channel keeps one state per connection: there is no key to address.
-    #[error("{0:?} has one state per connection, not a shared key")]
-    NotShared(String),
-    /// The key's authority could not be reached (or the node is shutting down).
-    #[error("the key {0:?} is unavailable; try again")]
-    Unavailable(String),
-    /// Nobody started this key (or it expired).
-    #[error("no key {0:?}")]
-    UnknownKey(String),
-    /// Nothing at this path.
-    #[error("no value at {0}")]
-    PropertyNotFound(String),
-    /// The caller lacks a permission.
-    #[error(transparent)]
-    Denied(#[from] Denied),
-    /// A `test` op of a patch failed.
-    #[error("{0}")]
-    TestFailed(String),
-    /// The request is malformed: a bad pointer, an op that cannot apply, a value that does
-    /// not fit the state.
-    #[error("{0}")]
-    BadRequest(String),
-    /// The channel refused (its `init` or `handle_message` said no).
-    #[error("{0}")]
-    Refused(String),
-    /// The change would break one of the state's limits (depth, size, ops per patch).
-    #[error("{0}")]
-    Limit(String),
-}
-
-impl ApiError {
-    /// A stable code: `no_route`, `not_shared`, `unavailable`, `unknown_key`,
-    /// `property_not_found`, `permission_denied`, `test_failed`, `bad_request`, `refused`,
-    /// `limit_exceeded`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::NoRoute(_) => "no_route",
-            ApiError::NotShared(_) => "not_shared",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::UnknownKey(_) => "unknown_key",
-            ApiError::PropertyNotFound(_) => "property_not_found",
-            ApiError::Denied(_) => "permission_denied",
-            ApiError::TestFailed(_) => "test_failed",
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::Refused(_) => "refused",
-            ApiError::Limit(_) => "limit_exceeded",
-        }
-    }
-}
-
-impl From<ChannelError> for ApiError {
-    fn from(e: ChannelError) -> ApiError {
-        let test_failed = |e: &OpError| matches!(e, OpError::TestFailed { .. });
-        let limit = |e: &OpError| matches!(e, OpError::Limit(_));
-        match e {
-            ChannelError::Op(ref op) if limit(op) => ApiError::Limit(e.to_string()),
-            ChannelError::Patch(ref p) if limit(&p.error) => ApiError::Limit(e.to_string()),
-            ChannelError::State(ref s) if s.limit().is_some() => ApiError::Limit(e.to_string()),
-            ChannelError::Denied(d) => ApiError::Denied(d),
-            ChannelError::Op(OpError::NotFound(path)) => ApiError::PropertyNotFound(path),
-            ChannelError::Patch(crate::doc::PatchError {
-                error: OpError::NotFound(path),
-                ..
-            }) => ApiError::PropertyNotFound(path),
-            ChannelError::Op(ref op) if test_failed(op) => ApiError::TestFailed(e.to_string()),
-            ChannelError::Patch(ref p) if test_failed(&p.error) => {
-                ApiError::TestFailed(e.to_string())
-            }
-            ChannelError::Op(_) | ChannelError::Patch(_) | ChannelError::BadPayload { .. } => {
-                ApiError::BadRequest(e.to_string())
-            }
-            ChannelError::Refused(_) | ChannelError::UnknownEvent(_) | ChannelError::State(_) => {
-                ApiError::Refused(e.to_string())
-            }
-        }
-    }
-}
-
-/// What came of [`StateApi::message`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Delivered {
-    /// The version of the change, for a shared key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<u64>,
-    /// How many states on this node took it (a shared key counts one).
-    pub reached: usize,
-}
-
-/// An edit of a key's state, run on its authority (possibly again, if the authority it
-/// reached was stopping).
-pub(crate) type EditFn = Arc<dyn Fn(&mut Doc) -> Result<(), ChannelError> + Send + Sync>;
 
 /// The server API. Calls are public callers; see the module docs.
 #[derive(Clone)]
@@ -210,7 +78,7 @@ impl StateApi {
     /// when there is none.
     pub async fn get_path(&self, key: &str, path: &str) -> Result<Value, ApiError> {
         if let Some(current) = stored(&self.hub, key, Caller::Public).await? {
-            return crate::doc::lookup(&current.state, path)
+            return livestate_doc::doc::lookup(&current.state, path)
                 .cloned()
                 .map_err(|e| ApiError::from(ChannelError::Op(e)));
         }
@@ -307,11 +175,11 @@ async fn attach(
     route(hub, key)?;
     // in a cluster a key may live on other nodes only: follow it here too
     let create = create || stored(hub, key, caller).await?.is_some();
-    let sub = hub.next_id();
+    let sub = hub.node().next_id();
     let (tx, changes) = mpsc::channel(hub.limits().outbox_capacity);
     let (reply, handle) = request(hub, key, caller, create, || ApiOp::Attach {
         sub,
-        changes: tx.clone(),
+        sink: Box::new(WatchSink::new(tx.clone())),
     })
     .await?;
     let current = match reply {
@@ -333,7 +201,7 @@ pub struct Subscription {
     hub: Hub,
     key: String,
     sub: SubId,
-    handle: crate::authority::KeyHandle,
+    handle: KeyHandle,
     current: Current,
     changes: mpsc::Receiver<Change>,
 }
@@ -404,14 +272,6 @@ impl Drop for Subscription {
     }
 }
 
-/// What an edit needs: the permissions its ops require.
-pub(crate) struct Edit {
-    pub(crate) needs: Permissions,
-    pub(crate) run: EditFn,
-    /// The same change as a call the key's authority runs on its own state.
-    pub(crate) shipped: Option<ApiCall>,
-}
-
 fn put_edit(path: &str, value: Value) -> Edit {
     let path = path.to_owned();
     Edit {
@@ -434,19 +294,6 @@ fn delete_edit(path: &str) -> Edit {
             Arc::new(move |doc| doc.remove(&path).map(drop).map_err(ChannelError::from))
         },
         shipped: Some(ApiCall::Remove { path }),
-    }
-}
-
-/// The permissions an RFC 6902 patch needs: write, and delete when it removes or moves.
-pub(crate) fn patch_permissions(ops: &[PatchOp]) -> Permissions {
-    let removes = ops
-        .iter()
-        .any(|op| matches!(op, PatchOp::Remove { .. } | PatchOp::Move { .. }));
-    let write = Permissions::NONE.with(Permission::Write);
-    if removes {
-        write.with(Permission::Delete)
-    } else {
-        write
     }
 }
 
@@ -481,10 +328,12 @@ async fn edit_as(hub: &Hub, key: &str, caller: Caller, edit: Edit) -> Result<u64
         shipped,
     } = edit;
     committed(
-        call(hub, key, caller, true, || ApiOp::Edit {
-            needs,
-            run: run.clone(),
-            shipped: shipped.clone(),
+        call(hub, key, caller, true, || {
+            ApiOp::Edit(Edit {
+                needs,
+                run: run.clone(),
+                shipped: shipped.clone(),
+            })
         })
         .await?,
     )
@@ -506,8 +355,10 @@ fn unexpected(reply: ApiReply) -> ApiError {
 /// In a cluster, a key that is not live on this node is read from the backplane (`None`
 /// when it is live here, or this is no cluster).
 async fn stored(hub: &Hub, key: &str, caller: Caller) -> Result<Option<Current>, ApiError> {
-    let backplane = &hub.inner.backplane;
-    if !backplane.cluster() || hub.live_key(key).is_some() {
+    let Some(backplane) = &hub.node().cluster else {
+        return Ok(None);
+    };
+    if hub.node().live_key(key).is_some() {
         return Ok(None);
     }
     let channel = route(hub, key)?;
@@ -571,18 +422,16 @@ async fn request(
     op: impl Fn() -> ApiOp,
 ) -> Result<(ApiReply, KeyHandle), ApiError> {
     let channel = route(hub, key)?;
-    for attempt in 0..hub::ATTEMPTS {
-        if hub.is_shutting_down() {
-            break;
-        }
+    let mut retries = hub.retries();
+    while retries.next().await {
         let handle = if create {
-            if hub.live_key(key).is_none() {
+            if hub.node().live_key(key).is_none() {
                 // a caller the ACL refuses starts nothing: no key, no authority, no memory
                 channel.acl().check_all(caller, op().needs())?;
             }
             hub.key(key, &channel)
         } else {
-            match hub.live_key(key) {
+            match hub.node().live_key(key) {
                 Some(handle) => handle,
                 None => return Err(not_live(&*channel, key, caller)),
             }
@@ -598,7 +447,6 @@ async fn request(
                 return reply.map(|reply| (reply, handle));
             }
         }
-        hub::backoff(attempt).await;
     }
     Err(ApiError::Unavailable(key.to_owned()))
 }

@@ -150,7 +150,7 @@ impl Channel for DocChannel {
             "delete" => only(Permission::Delete),
             "reset" => only(Permission::Reset),
             "patch" => match serde_json::from_value::<Vec<PatchOp>>(payload["ops"].clone()) {
-                Ok(ops) => crate::api::patch_permissions(&ops),
+                Ok(ops) => crate::acl::patch_permissions(&ops),
                 // a patch that does not decode is refused by the handler with the reason
                 Err(_) => only(Permission::Write),
             },

@@ -1,132 +1,49 @@
-//! [`Hub`]: the routes, the live keys and the limits of one livestate node.
+//! [`Hub`]: a node's routes, live keys and limits, behind a cheap clonable handle.
 //!
-//! The hub is a cheap clonable handle. The transport asks it for a [`Session`] per socket;
-//! sessions ask it for the authority of a key when a client joins.
+//! The transport asks it for a [`Session`](crate::Session) per socket; sessions and the
+//! server API ask it for the authority of a key, which it starts when there is none.
+//! [`Hub::send`] and [`Hub::broadcast`] hand messages to channels from Rust code.
 
-use crate::api::ApiError;
-use crate::authority::{self, Command, KeyHandle, MessageRequest};
-use crate::backplane::{Backplane, MemoryBackplane};
-use crate::channel::{Assigns, Channel, ChannelError, JoinContext, Scope};
-use crate::outbox::Outbox;
-use crate::session::Session;
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
+use crate::calls::ApiError;
+use crate::channel::{Channel, Scope};
+use crate::limits::Limits;
+use crate::mailbox::{Command, KeyHandle, MessageRequest};
+use crate::outbox::{Outbox, OutboxReceiver};
+use crate::registry::Node;
+use crate::routes::{ErasedChannel, Routes};
+use crate::wire;
+use livestate_backplane::{Backplane, Broadcast};
 use serde_json::Value;
-use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 /// How often a request retries when it meets an authority that is stopping.
-pub(crate) const ATTEMPTS: u32 = 50;
-
-/// Wait before attempt `n + 1` of a request whose authority was stopping.
-pub(crate) async fn backoff(attempt: u32) {
-    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)))).await;
-}
-
-/// Limits and timings of a node. Every queue is bounded by one of these.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Channels one socket may have joined at once (default 100); the next join gets the
-    /// error `"too many channels joined"`.
-    pub max_channels: usize,
-    /// Frames queued for one socket before its subscriptions lag (default 1024).
-    pub outbox_capacity: usize,
-    /// Bytes queued for one socket before its subscriptions lag (default 1 MiB): what a
-    /// stalled socket can keep alive.
-    pub outbox_bytes: usize,
-    /// Commands queued for one key's authority before senders wait (default 1024).
-    pub mailbox_capacity: usize,
-    /// How long a shared key lives after its last subscriber left (default 60 s).
-    pub ttl: Duration,
-    /// How long `init` or a handler may run before it is abandoned (default 30 s).
-    pub handler_timeout: Duration,
-    /// How often an authority checks whether a lagging socket has drained (default 50 ms).
-    pub resync_interval: Duration,
-    /// What a key's state may become, for channels that do not set their own
-    /// ([`Channel::state_limits`]).
-    pub state: crate::doc::StateLimits,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_channels: 100,
-            outbox_capacity: 1024,
-            outbox_bytes: 1 << 20,
-            mailbox_capacity: 1024,
-            ttl: Duration::from_secs(60),
-            handler_timeout: Duration::from_secs(30),
-            resync_interval: Duration::from_millis(50),
-            state: crate::doc::StateLimits::default(),
-        }
-    }
-}
+const ATTEMPTS: u32 = 50;
 
 /// A node's routes, live keys and limits.
 #[derive(Clone)]
 pub struct Hub {
-    pub(crate) inner: Arc<HubInner>,
+    inner: Arc<HubInner>,
 }
 
-pub(crate) struct HubInner {
-    routes: Vec<Route>,
-    /// The authority of every live shared key, by topic.
-    pub(crate) keys: Mutex<HashMap<String, KeyHandle>>,
-    /// The channels of connection-scoped topics joined on this node, by topic: where
-    /// [`Hub::broadcast`] delivers.
-    pub(crate) connections: Mutex<HashMap<String, Vec<KeyHandle>>>,
-    pub(crate) backplane: Arc<dyn Backplane>,
-    pub(crate) limits: Limits,
+struct HubInner {
+    routes: Routes,
+    node: Arc<Node>,
     /// Cancelled when the node shuts down: no new joins, sockets close.
-    pub(crate) shutdown: CancellationToken,
-    ids: AtomicU64,
-    /// Different for every start of a node, so request ids never repeat across restarts.
-    pub(crate) instance: u64,
+    shutdown: CancellationToken,
     /// Whether the task routing this node's answers to key tasks runs (clusters only).
-    answers_routed: std::sync::Once,
+    answers_routed: Once,
     /// Whether the task handing other nodes' broadcasts to this node's channels runs.
-    broadcasts_routed: std::sync::Once,
+    broadcasts_routed: Once,
 }
 
 /// Builds a [`Hub`].
 pub struct HubBuilder {
-    routes: Vec<Route>,
-    backplane: Arc<dyn Backplane>,
+    routes: Routes,
+    cluster: Option<Arc<dyn Backplane>>,
     limits: Limits,
-}
-
-struct Route {
-    pattern: Pattern,
-    channel: Arc<dyn ErasedChannel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern {
-    Exact(String),
-    Prefix(String),
-}
-
-impl Pattern {
-    fn parse(s: &str) -> Pattern {
-        match s.strip_suffix('*') {
-            Some(prefix) => Pattern::Prefix(prefix.to_owned()),
-            None => Pattern::Exact(s.to_owned()),
-        }
-    }
-
-    /// How well `topic` matches: exact beats any prefix, a longer prefix a shorter one.
-    fn rank(&self, topic: &str) -> Option<usize> {
-        match self {
-            Pattern::Exact(t) if t == topic => Some(usize::MAX),
-            Pattern::Prefix(p) if topic.starts_with(p.as_str()) => Some(p.len()),
-            _ => None,
-        }
-    }
 }
 
 impl HubBuilder {
@@ -136,27 +53,19 @@ impl HubBuilder {
     /// # Panics
     /// When `pattern` is already routed: a misconfiguration found at start-up.
     pub fn channel<C: Channel>(mut self, pattern: &str, channel: C) -> HubBuilder {
-        let pattern = Pattern::parse(pattern);
-        assert!(
-            !self.routes.iter().any(|r| r.pattern == pattern),
-            "livestate: the topic pattern {pattern:?} is routed twice"
-        );
-        self.routes.push(Route {
-            pattern,
-            channel: Arc::new(Erased(Arc::new(channel))),
-        });
+        self.routes.add(pattern, channel);
         self
     }
 
     /// Whether `pattern` is routed already.
     pub fn routes(&self, pattern: &str) -> bool {
-        let pattern = Pattern::parse(pattern);
-        self.routes.iter().any(|r| r.pattern == pattern)
+        self.routes.has(pattern)
     }
 
-    /// Use this backplane instead of the in-memory one.
+    /// Make this node one of a cluster sharing every key through `backplane` (without
+    /// one, the node is standalone: its state in memory, nothing shared).
     pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> HubBuilder {
-        self.backplane = backplane;
+        self.cluster = Some(backplane);
         self
     }
 
@@ -171,45 +80,34 @@ impl HubBuilder {
         Hub {
             inner: Arc::new(HubInner {
                 routes: self.routes,
-                keys: Mutex::new(HashMap::new()),
-                connections: Mutex::new(HashMap::new()),
-                backplane: self.backplane,
-                limits: self.limits,
+                node: Arc::new(Node::new(self.limits, self.cluster)),
                 shutdown: CancellationToken::new(),
-                ids: AtomicU64::new(1),
-                instance: instance_id(),
-                answers_routed: std::sync::Once::new(),
-                broadcasts_routed: std::sync::Once::new(),
+                answers_routed: Once::new(),
+                broadcasts_routed: Once::new(),
             }),
         }
     }
 }
 
 impl Hub {
-    /// Start building a hub (in-memory backplane, default limits, no routes).
+    /// Start building a hub (standalone, default limits, no routes).
     pub fn builder() -> HubBuilder {
         HubBuilder {
-            routes: Vec::new(),
-            backplane: Arc::new(MemoryBackplane::new()),
+            routes: Routes::default(),
+            cluster: None,
             limits: Limits::default(),
         }
     }
 
-    /// A session for a new socket, sending through `outbox`, with the socket's assigns
-    /// (its connect params and whatever the connect callback added).
-    pub fn session(&self, outbox: Outbox, socket: Assigns) -> Session {
-        Session::new(self.clone(), outbox, Arc::new(socket))
-    }
-
     /// A new outbox with the configured capacity.
-    pub fn outbox(&self) -> (Outbox, crate::outbox::OutboxReceiver) {
-        let limits = &self.inner.limits;
+    pub fn outbox(&self) -> (Outbox, OutboxReceiver) {
+        let limits = self.limits();
         Outbox::new(limits.outbox_capacity, limits.outbox_bytes)
     }
 
     /// The limits.
     pub fn limits(&self) -> &Limits {
-        &self.inner.limits
+        &self.inner.node.limits
     }
 
     /// Begin shutting down: refuse new joins and tell every session to close.
@@ -229,12 +127,12 @@ impl Hub {
 
     /// How many shared keys have a live authority.
     pub fn live_keys(&self) -> usize {
-        self.inner.lock_keys().len()
+        self.inner.node.keys().len()
     }
 
     /// How many connections of the connection-scoped `topic` are joined on this node.
     pub fn connections(&self, topic: &str) -> usize {
-        self.inner.lock_connections().get(topic).map_or(0, Vec::len)
+        self.inner.node.connections().get(topic).map_or(0, Vec::len)
     }
 
     /// Send `message` to the shared key `topic`: its channel's `handle_message` runs on the
@@ -255,22 +153,17 @@ impl Hub {
             // a connection-scoped topic has no one state to change: Hub::broadcast
             return Err(ApiError::NotShared(topic.to_owned()));
         }
-        for attempt in 0..ATTEMPTS {
-            if self.is_shutting_down() {
-                break;
-            }
+        let mut retries = self.retries();
+        while retries.next().await {
             let key = self.key(topic, &channel);
             let (done, answer) = oneshot::channel();
-            let request = MessageRequest {
-                message: message.clone(),
-                done,
-            };
-            if key.send(Command::Message(request)).await.is_ok() {
-                if let Ok(result) = answer.await {
-                    return result.map_err(ApiError::from);
+            let message = message.clone();
+            let request = Command::Message(MessageRequest { message, done });
+            if key.send(request).await.is_ok() {
+                if let Ok(answered) = answer.await {
+                    return answered;
                 }
             }
-            backoff(attempt).await;
         }
         Err(ApiError::Unavailable(topic.to_owned()))
     }
@@ -303,31 +196,24 @@ impl Hub {
         if self.is_shutting_down() {
             return Err(ApiError::Unavailable(topic.to_owned()));
         }
-        let backplane = &self.inner.backplane;
-        if backplane.cluster() {
-            let out = crate::backplane::Broadcast {
-                origin: backplane.node().to_owned(),
+        if let Some(cluster) = &self.inner.node.cluster {
+            let out = Broadcast {
+                origin: cluster.node().to_owned(),
                 topic: topic.to_owned(),
                 message: message.clone(),
             };
-            backplane
+            cluster
                 .broadcast(out)
                 .await
                 .map_err(|e| ApiError::Unavailable(format!("{topic}: {e}")))?;
         }
-        Ok(self.deliver_local(topic, message).await)
-    }
-
-    /// The connections of `topic` joined on this node.
-    fn joined_connections(&self, topic: &str) -> Vec<KeyHandle> {
-        let mut connections = self.inner.lock_connections();
-        match connections.get_mut(topic) {
-            Some(list) => {
-                list.retain(|h| !h.is_closed());
-                list.clone()
+        let mut took = 0;
+        for answer in self.deliver(topic, message).await {
+            if let Ok(Ok(_)) = answer.await {
+                took += 1;
             }
-            None => Vec::new(),
         }
+        Ok(took)
     }
 
     /// Hand `message` to every connection of `topic` joined on this node, into their
@@ -337,14 +223,22 @@ impl Hub {
         &self,
         topic: &str,
         message: Value,
-    ) -> Vec<oneshot::Receiver<Result<u64, ChannelError>>> {
+    ) -> Vec<oneshot::Receiver<Result<u64, ApiError>>> {
+        let joined: Vec<KeyHandle> = {
+            let mut connections = self.inner.node.connections();
+            match connections.get_mut(topic) {
+                Some(list) => {
+                    list.retain(|h| !h.is_closed());
+                    list.clone()
+                }
+                None => Vec::new(),
+            }
+        };
         let mut answers = Vec::new();
-        for handle in self.joined_connections(topic) {
+        for handle in joined {
             let (done, answer) = oneshot::channel();
-            let request = MessageRequest {
-                message: message.clone(),
-                done,
-            };
+            let message = message.clone();
+            let request = MessageRequest { message, done };
             if handle.send(Command::Message(request)).await.is_ok() {
                 answers.push(answer);
             }
@@ -352,23 +246,11 @@ impl Hub {
         answers
     }
 
-    /// Run `handle_message` on every connection of `topic` joined on this node; how many
-    /// took it.
-    async fn deliver_local(&self, topic: &str, message: Value) -> usize {
-        let mut took = 0;
-        for answer in self.deliver(topic, message).await {
-            if let Ok(Ok(_)) = answer.await {
-                took += 1;
-            }
-        }
-        took
-    }
-
     /// Note a joined connection of a connection-scoped topic, for [`Hub::broadcast`] (its
     /// authority removes itself when it ends).
     pub(crate) fn register_connection(&self, topic: &str, handle: KeyHandle) {
         self.route_broadcasts();
-        let mut connections = self.inner.lock_connections();
+        let mut connections = self.inner.node.connections();
         let list = connections.entry(topic.to_owned()).or_default();
         list.retain(|h| !h.is_closed());
         list.push(handle);
@@ -377,11 +259,11 @@ impl Hub {
     /// In a cluster, start handing the messages other nodes broadcast to this node's
     /// connections (once).
     fn route_broadcasts(&self) {
-        if !self.inner.backplane.cluster() {
+        let Some(cluster) = &self.inner.node.cluster else {
             return;
-        }
+        };
         self.inner.broadcasts_routed.call_once(|| {
-            let Some(mut broadcasts) = self.inner.backplane.take_broadcasts() else {
+            let Some(mut broadcasts) = cluster.take_broadcasts() else {
                 return;
             };
             let hub = Arc::downgrade(&self.inner);
@@ -389,7 +271,7 @@ impl Hub {
                 while let Some(message) = broadcasts.recv().await {
                     let Some(inner) = hub.upgrade() else { break };
                     let hub = Hub { inner };
-                    if message.origin == hub.inner.backplane.node() {
+                    if message.origin == hub.inner.node.id {
                         continue;
                     }
                     // in the order sent; nobody here waits for the outcomes
@@ -399,155 +281,83 @@ impl Hub {
         });
     }
 
-    pub(crate) fn next_id(&self) -> u64 {
-        self.inner.ids.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub(crate) fn route(&self, topic: &str) -> Option<Arc<dyn ErasedChannel>> {
-        self.inner
-            .routes
-            .iter()
-            .filter_map(|r| r.pattern.rank(topic).map(|rank| (rank, r)))
-            .max_by_key(|(rank, _)| *rank)
-            .map(|(_, r)| r.channel.clone())
-    }
-
-    /// The authority of a shared key if it is live.
-    pub(crate) fn live_key(&self, topic: &str) -> Option<KeyHandle> {
-        self.inner
-            .lock_keys()
-            .get(topic)
-            .filter(|h| !h.is_closed())
-            .cloned()
-    }
-
     /// In a cluster, start routing the answers to this node's forwarded requests to the
     /// tasks of their keys (once).
     fn route_answers(&self) {
-        if !self.inner.backplane.cluster() {
+        let Some(cluster) = &self.inner.node.cluster else {
             return;
-        }
+        };
         self.inner.answers_routed.call_once(|| {
-            let Some(mut answers) = self.inner.backplane.take_answers() else {
+            let Some(mut answers) = cluster.take_answers() else {
                 return;
             };
-            let hub = Arc::downgrade(&self.inner);
+            let node = Arc::downgrade(&self.inner.node);
             tokio::spawn(async move {
-                while let Some(answer) = answers.recv().await {
-                    let Some(inner) = hub.upgrade() else { break };
-                    let handle = Hub { inner }.live_key(&answer.key);
-                    if let Some(handle) = handle {
-                        let _ = handle.send(Command::Answer(answer)).await;
+                while let Some(message) = answers.recv().await {
+                    let Some(node) = node.upgrade() else { break };
+                    let key = match wire::decode_answer(&message) {
+                        Ok(answer) => answer.key,
+                        Err(e) => {
+                            tracing::warn!("an answer does not decode: {e}");
+                            continue;
+                        }
+                    };
+                    if let Some(handle) = node.live_key(&key) {
+                        let _ = handle.send(Command::Answer(message)).await;
                     }
                 }
             });
         });
     }
 
+    /// The channel serving `topic`.
+    pub(crate) fn route(&self, topic: &str) -> Option<Arc<dyn ErasedChannel>> {
+        self.inner.routes.route(topic)
+    }
+
+    /// The node's shared context.
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.inner.node
+    }
+
     /// The authority of a shared key, started if there is none.
     pub(crate) fn key(&self, topic: &str, channel: &Arc<dyn ErasedChannel>) -> KeyHandle {
         self.route_answers();
-        let mut keys = self.inner.lock_keys();
-        if let Some(handle) = keys.get(topic) {
-            if !handle.is_closed() {
-                return handle.clone();
-            }
+        let mut keys = self.inner.node.keys();
+        if let Some(handle) = keys.get(topic).filter(|h| !h.is_closed()) {
+            return handle.clone();
         }
-        let handle = channel.spawn(self.clone(), topic.to_owned(), Scope::Shared);
+        let handle = channel.spawn(self.inner.node.clone(), topic.to_owned(), Scope::Shared);
         keys.insert(topic.to_owned(), handle.clone());
         handle
     }
-}
 
-/// A number that differs between starts of a node: the start time and the process id.
-fn instance_id() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    nanos ^ (u64::from(std::process::id()) << 48)
-}
-
-impl HubInner {
-    pub(crate) fn lock_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, KeyHandle>> {
-        // Nothing panics while holding this lock; recover rather than spread a poison.
-        self.keys.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn lock_connections(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, Vec<KeyHandle>>> {
-        self.connections.lock().unwrap_or_else(|e| e.into_inner())
+    /// The retry policy of a request to a key's authority: one that meets an authority
+    /// that is stopping (its key expired just then) tries again with a fresh one.
+    pub(crate) fn retries(&self) -> Retries<'_> {
+        Retries {
+            hub: self,
+            attempt: 0,
+        }
     }
 }
 
-/// A channel with its state type erased, so routes of different channels fit one table.
-pub(crate) trait ErasedChannel: Send + Sync + 'static {
-    fn scope(&self) -> Scope;
-    fn acl(&self) -> crate::acl::Acl;
-    fn max_version(&self) -> u64;
-    fn authorize<'a>(
-        &'a self,
-        topic: &'a str,
-        params: &'a Value,
-        ctx: &'a mut JoinContext,
-    ) -> BoxFuture<'a, Result<(), ChannelError>>;
-    fn spawn(&self, hub: Hub, topic: String, scope: Scope) -> KeyHandle;
+/// Attempts of a request to a key's authority: `while retries.next().await { ... }` runs
+/// the body until it returns, waiting a little longer before each new attempt, and gives
+/// up after a while or when the node shuts down.
+pub(crate) struct Retries<'a> {
+    hub: &'a Hub,
+    attempt: u32,
 }
 
-struct Erased<C>(Arc<C>);
-
-impl<C: Channel> ErasedChannel for Erased<C> {
-    fn scope(&self) -> Scope {
-        self.0.scope()
-    }
-
-    fn acl(&self) -> crate::acl::Acl {
-        self.0.acl()
-    }
-
-    fn max_version(&self) -> u64 {
-        self.0.max_version()
-    }
-
-    fn authorize<'a>(
-        &'a self,
-        topic: &'a str,
-        params: &'a Value,
-        ctx: &'a mut JoinContext,
-    ) -> BoxFuture<'a, Result<(), ChannelError>> {
-        Box::pin(async move {
-            match AssertUnwindSafe(self.0.authorize(topic, params, ctx))
-                .catch_unwind()
-                .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(ChannelError::refused("authorization failed")),
-            }
-        })
-    }
-
-    fn spawn(&self, hub: Hub, topic: String, scope: Scope) -> KeyHandle {
-        authority::spawn(self.0.clone(), hub, topic, scope)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_most_specific_route_wins() {
-        let exact = Pattern::parse("doc:special");
-        let long = Pattern::parse("doc:sp*");
-        let short = Pattern::parse("doc:*");
-        let any = Pattern::parse("*");
-        let topic = "doc:special";
-        let ranks: Vec<_> = [&exact, &long, &short, &any]
-            .iter()
-            .map(|p| p.rank(topic))
-            .collect();
-        assert!(ranks.windows(2).all(|w| w[0] > w[1]), "{ranks:?}");
-        assert_eq!(short.rank("other"), None);
-        assert_eq!(exact.rank("doc:specialx"), None);
+impl Retries<'_> {
+    /// Whether to make another attempt (after the wait before it).
+    pub(crate) async fn next(&mut self) -> bool {
+        if self.attempt > 0 {
+            let wait = u64::from(self.attempt.min(10));
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+        self.attempt += 1;
+        self.attempt <= ATTEMPTS && !self.hub.is_shutting_down()
     }
 }

@@ -1,55 +1,71 @@
-//! livestate's core: state documents, versions, patches, key authorities, channels and
-//! backplanes. It knows nothing of HTTP or WebSockets: a transport feeds a [`Session`]
-//! decoded frames and drains an [`Outbox`].
+//! livestate's engine: channels, the key authorities, sessions and the server API. It
+//! knows nothing of HTTP or WebSockets (a transport feeds a [`Session`] decoded frames and
+//! drains an [`Outbox`]) and nothing of Redis (a cluster shares keys through a
+//! [`livestate_backplane::Backplane`]).
 //!
 //! How one event flows:
 //!
 //! ```text
 //! Session (Phoenix V2: refs, joins, leaves)          one per socket
-//!   └▶ KeyAuthority (runs the Channel's handler,     one per live key
-//!        commits to the Backplane, encodes the patch once)
-//!        └▶ every subscriber's Outbox (bounded) ──▶ transport ──▶ client
+//!   └▶ key authority (runs the Channel's handler,     one per live key
+//!        commits to the backplane, if any)
+//!        └▶ every subscriber's Sink (a socket's channel: the patch encoded once,
+//!           into its bounded Outbox ──▶ transport ──▶ client)
 //! ```
 //!
-//! Modules:
-//! - [`doc`]: [`Doc`], a JSON document whose explicit operations produce their patch.
-//! - [`state`]: [`LiveState`], what a channel's state can be: a `Doc` or any serde type.
-//! - [`mod@pointer`]: RFC 6901 JSON Pointers.
+//! Modules, in the order they build on each other:
+//! - [`doc`], [`state`], [`mod@pointer`]: the documents (re-exported from `livestate-doc`).
+//! - [`acl`]: who may read, write, delete or reset a key (group vs public callers).
 //! - [`channel`]: the [`Channel`] trait applications implement, with its contexts and errors.
 //! - [`doc_channel`]: [`DocChannel`], the built-in channel for `doc:` topics.
-//! - [`hub`]: [`Hub`], a node's routes, live keys and limits.
-//! - [`session`]: [`Session`], one socket's side of Phoenix Channels V2.
 //! - [`outbox`]: [`Outbox`], a socket's bounded queue of frames, and what lagging means.
-//! - [`testing`]: [`testing::TestChannel`], in-process test helpers for applications.
 //! - [`token`]: signed tokens with an expiry (as `Phoenix.Token`).
+//! - `limits`: [`Limits`], a node's limits and timings.
+//! - `calls`: the server API's vocabulary ([`api::ApiError`], [`api::Change`], ...).
+//! - `subscriber`: what takes a key's changes (a socket's channel, a Rust subscription),
+//!   and lag accounting.
+//! - `mailbox`: what is asked of a key's authority, and its handle.
+//! - `wire`: what the engine sends across nodes, encoded.
+//! - `registry`: a node's shared context and its live authorities.
+//! - `key`: the key authority task, with its one pipeline for every change.
+//! - `routes`: topic patterns and their channels.
+//! - [`hub`]: [`Hub`], a node's handle.
+//! - [`session`]: [`Session`], one socket's side of Phoenix Channels V2.
 //! - [`api`]: the server API ([`api::StateApi`], [`api::Subscription`]) for Rust code.
-//! - [`acl`]: who may read, write, delete or reset a key (group vs public callers).
-//! - [`backplane`]: the [`Backplane`] trait (leases, commits) and [`MemoryBackplane`].
-//! - `authority` (private): the key authority task.
+//! - [`testing`]: [`testing::TestChannel`], in-process test helpers for applications.
+
+pub use livestate_doc::{doc, pointer, state};
 
 pub mod acl;
 pub mod api;
-mod authority;
-pub mod backplane;
+mod calls;
 pub mod channel;
-pub mod doc;
 pub mod doc_channel;
 pub mod hub;
+mod key;
+mod limits;
+mod mailbox;
 pub mod outbox;
-pub mod pointer;
+mod registry;
+mod routes;
 pub mod session;
-pub mod state;
+mod subscriber;
 pub mod testing;
 pub mod token;
+mod wire;
 
-pub use backplane::{Backplane, MemoryBackplane};
+/// The backplane contract (re-exported from `livestate-backplane`): what the nodes of a
+/// cluster share.
+pub use livestate_backplane as backplane;
+
 pub use channel::{
     Assigns, Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Result,
     Scope, Ttl,
 };
 pub use doc::{Doc, StateLimits};
 pub use doc_channel::DocChannel;
-pub use hub::{Hub, HubBuilder, Limits};
+pub use hub::{Hub, HubBuilder};
+pub use limits::Limits;
 pub use outbox::{Outbox, OutboxReceiver};
 pub use session::{Close, Session};
 pub use state::{LiveState, Tracked};

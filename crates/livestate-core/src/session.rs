@@ -25,10 +25,11 @@
 //! | a frame that does not decode | the socket is closed (1007) with the reason |
 //! | a frame with an integer beyond 64 bits | refused like a refused event (`state:change`, then the error reply) on a joined topic, else an error reply; nothing else happens |
 
-use crate::authority::{Command, EventRequest, JoinRequest, KeyHandle, SubId};
 use crate::channel::{Assigns, JoinContext, Scope};
-use crate::hub::{self, Hub};
+use crate::hub::Hub;
+use crate::mailbox::{Command, EventRequest, JoinRequest, KeyHandle};
 use crate::outbox::Outbox;
+use crate::subscriber::{ChannelSink, SubId};
 use livestate_protocol::{Message, Text, close, event, frame};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,19 +77,23 @@ struct Joined {
     key: KeyHandle,
 }
 
-impl Session {
-    pub(crate) fn new(hub: Hub, outbox: Outbox, socket: Arc<Assigns>) -> Session {
+impl Hub {
+    /// A session for a new socket, sending through `outbox`, with the socket's assigns
+    /// (its connect params and whatever the connect callback added).
+    pub fn session(&self, outbox: Outbox, socket: Assigns) -> Session {
         let (ended_tx, ended) = mpsc::unbounded_channel();
         Session {
-            hub,
+            hub: self.clone(),
             outbox,
-            socket,
+            socket: Arc::new(socket),
             channels: HashMap::new(),
             ended_tx,
             ended,
         }
     }
+}
 
+impl Session {
     /// Decode and handle one text frame. `Err` means: close the socket so.
     pub async fn handle_text(&mut self, text: &str) -> Result<(), Close> {
         let msg =
@@ -301,27 +306,39 @@ impl Session {
             self.send(refuse(&e.to_string())).await;
             return Ok(());
         }
-        for attempt in 0..hub::ATTEMPTS {
+        let hub = self.hub.clone();
+        let mut retries = hub.retries();
+        while retries.next().await {
             let key = match channel.scope() {
-                Scope::Shared => self.hub.key(&topic, &channel),
+                Scope::Shared => hub.key(&topic, &channel),
                 Scope::Connection => {
-                    channel.spawn(self.hub.clone(), topic.clone(), Scope::Connection)
+                    channel.spawn(hub.node().clone(), topic.clone(), Scope::Connection)
                 }
             };
-            let sub = self.hub.next_id();
-            let (joined, attached) = oneshot::channel();
+            let sub = hub.node().next_id();
             let Some(slot) = self.outbox.reserve().await else {
                 return Ok(());
             };
+            let (jr, r, t) = (join_ref.clone(), r#ref.clone(), topic.clone());
+            let reply = move |result: Result<(), &str>| {
+                slot.send(match result {
+                    Ok(()) => frame::reply_ok(Some(&jr), Some(&r), &t),
+                    Err(reason) => frame::reply_error(Some(&jr), Some(&r), &t, reason),
+                });
+            };
+            let sink = ChannelSink::new(
+                self.outbox.clone(),
+                join_ref.clone(),
+                self.ended_tx.clone(),
+                sub,
+            );
+            let (joined, attached) = oneshot::channel();
             let req = JoinRequest {
                 sub,
-                outbox: self.outbox.clone(),
-                join_ref: join_ref.clone(),
-                r#ref: Some(r#ref.clone()),
+                sink: Box::new(sink),
                 params: msg.payload.clone(),
                 ctx: ctx.clone(),
-                slot,
-                ended: self.ended_tx.clone(),
+                reply: Box::new(reply),
                 joined,
             };
             if key.send(Command::Join(req)).await.is_ok() {
@@ -334,11 +351,11 @@ impl Session {
                         return Ok(());
                     }
                     Ok(false) => return Ok(()),
+                    // dropped unanswered: the authority was stopping (its key expired just
+                    // now); the next attempt reaches a fresh one
                     Err(_) => {}
                 }
             }
-            // The authority was stopping (its key expired just now): let it finish, retry.
-            hub::backoff(attempt).await;
         }
         self.send(refuse("the key is unavailable; try again")).await;
         Ok(())

@@ -2,7 +2,8 @@
 //! Phoenix PubSub case of LiveState), on one node and across a cluster.
 
 use livestate_core::api::ApiError;
-use livestate_core::backplane::{Backplane, MemoryCluster};
+use livestate_core::backplane::Backplane;
+use livestate_core::backplane::memory::MemoryCluster;
 use livestate_core::testing::{TestChannel, TestError};
 use livestate_core::{
     Channel, ChannelError, Doc, DocChannel, Hub, JoinContext, MessageContext, Scope,

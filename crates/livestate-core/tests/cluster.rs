@@ -2,7 +2,8 @@
 //! ordered fan-out, failover, TTL and presence across nodes, the server API from any node.
 
 use livestate_core::acl::{Acl, Permissions};
-use livestate_core::backplane::{Backplane, MemoryCluster};
+use livestate_core::backplane::Backplane;
+use livestate_core::backplane::memory::MemoryCluster;
 use livestate_core::testing::{TestChannel, TestError};
 use livestate_core::{
     Channel, ChannelError, Doc, DocChannel, EventContext, Hub, JoinContext, Limits, Reply, Ttl,
@@ -292,7 +293,7 @@ async fn a_busy_authority_keeps_its_lease() {
         let api = if forwarded { b.api() } else { a.api() };
         tasks.push(tokio::spawn(async move {
             let mut done = 0u64;
-            for _ in 0..300 {
+            for _ in 0..400 {
                 let sent = tokio::time::Instant::now();
                 let result = if forwarded {
                     api.put("doc:busy", &format!("/b{i}"), json!(done + 1))

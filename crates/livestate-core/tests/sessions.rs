@@ -1,12 +1,13 @@
 //! Sessions and authorities driven in-process, without a network: shutdown, backplane
 //! failures, and TTL on tokio's paused clock.
 
-use futures_util::future::BoxFuture;
+use bytes::Bytes;
+use livestate_core::backplane::memory::{MemoryCluster, MemoryNode};
 use livestate_core::backplane::{
-    Acquired, Answer, BackplaneError, Commit, Committed, Lease, MemoryCluster, MemoryNode,
-    PresenceEntry, Published, Request, Snapshot,
+    Acquired, Backplane, BackplaneError, Broadcast, Bus, Commit, CommitLog, Committed, Forwarding,
+    Fut, Lease, Leases, Presence, PresenceEntry, Published, Snapshot,
 };
-use livestate_core::{Backplane, DocChannel, Hub, Limits, OutboxReceiver, Session};
+use livestate_core::{DocChannel, Hub, Limits, OutboxReceiver, Session};
 use livestate_protocol::Message;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -71,36 +72,16 @@ impl Flaky {
 }
 
 impl Backplane for Flaky {
-    fn cluster(&self) -> bool {
-        true
-    }
     fn node(&self) -> &str {
         self.inner.node()
     }
-    fn lease_time(&self) -> Duration {
-        self.inner.lease_time()
-    }
-    fn acquire<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Acquired, BackplaneError>> {
-        self.inner.acquire(key)
-    }
-    fn renew<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<(), BackplaneError>> {
-        self.inner.renew(lease)
-    }
-    fn release<'a>(
-        &'a self,
-        lease: &'a Lease,
-        drop_state: bool,
-    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
-        self.inner.release(lease, drop_state)
-    }
-    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Snapshot>, BackplaneError>> {
+}
+
+impl CommitLog for Flaky {
+    fn load<'a>(&'a self, key: &'a str) -> Fut<'a, Option<Snapshot>> {
         self.inner.load(key)
     }
-    fn commit<'a>(
-        &'a self,
-        lease: &'a Lease,
-        commit: Commit<'a>,
-    ) -> BoxFuture<'a, Result<Committed, BackplaneError>> {
+    fn commit<'a>(&'a self, lease: &'a Lease, commit: Commit<'a>) -> Fut<'a, Committed> {
         match self.mode.load(Ordering::SeqCst) {
             0 => self.inner.commit(lease, commit),
             1 => Box::pin(async { Err(BackplaneError::Unavailable("redis is down".into())) }),
@@ -112,55 +93,56 @@ impl Backplane for Flaky {
             }),
         }
     }
-    fn subscribe<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<mpsc::Receiver<Published>, BackplaneError>> {
+}
+
+// the rest as the cluster node does it
+impl Leases for Flaky {
+    fn lease_time(&self) -> Duration {
+        self.inner.lease_time()
+    }
+    fn acquire<'a>(&'a self, key: &'a str) -> Fut<'a, Acquired> {
+        self.inner.acquire(key)
+    }
+    fn renew<'a>(&'a self, lease: &'a Lease) -> Fut<'a, ()> {
+        self.inner.renew(lease)
+    }
+    fn release<'a>(&'a self, lease: &'a Lease, drop_state: bool) -> Fut<'a, ()> {
+        self.inner.release(lease, drop_state)
+    }
+}
+
+impl Bus for Flaky {
+    fn subscribe<'a>(&'a self, key: &'a str) -> Fut<'a, mpsc::Receiver<Published>> {
         self.inner.subscribe(key)
     }
-    fn forward<'a>(
-        &'a self,
-        key: &'a str,
-        requests: Vec<Request>,
-    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
-        self.inner.forward(key, requests)
-    }
-    fn serve<'a>(
-        &'a self,
-        lease: &'a Lease,
-    ) -> BoxFuture<'a, Result<mpsc::Receiver<Request>, BackplaneError>> {
-        self.inner.serve(lease)
-    }
-    fn answer<'a>(
-        &'a self,
-        node: &'a str,
-        answer: Answer,
-    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
-        self.inner.answer(node, answer)
-    }
-    fn take_answers(&self) -> Option<mpsc::Receiver<Answer>> {
-        self.inner.take_answers()
-    }
-    fn broadcast<'a>(
-        &'a self,
-        message: livestate_core::backplane::Broadcast,
-    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+    fn broadcast<'a>(&'a self, message: Broadcast) -> Fut<'a, ()> {
         self.inner.broadcast(message)
     }
-    fn take_broadcasts(&self) -> Option<mpsc::Receiver<livestate_core::backplane::Broadcast>> {
+    fn take_broadcasts(&self) -> Option<mpsc::Receiver<Broadcast>> {
         self.inner.take_broadcasts()
     }
-    fn attach<'a>(
-        &'a self,
-        key: &'a str,
-        count: usize,
-    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+}
+
+impl Forwarding for Flaky {
+    fn forward<'a>(&'a self, key: &'a str, message: Bytes) -> Fut<'a, ()> {
+        self.inner.forward(key, message)
+    }
+    fn serve<'a>(&'a self, lease: &'a Lease) -> Fut<'a, mpsc::Receiver<Bytes>> {
+        self.inner.serve(lease)
+    }
+    fn answer<'a>(&'a self, node: &'a str, message: Bytes) -> Fut<'a, ()> {
+        self.inner.answer(node, message)
+    }
+    fn take_answers(&self) -> Option<mpsc::Receiver<Bytes>> {
+        self.inner.take_answers()
+    }
+}
+
+impl Presence for Flaky {
+    fn attach<'a>(&'a self, key: &'a str, count: usize) -> Fut<'a, ()> {
         self.inner.attach(key, count)
     }
-    fn attached_elsewhere<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<usize, BackplaneError>> {
+    fn attached_elsewhere<'a>(&'a self, key: &'a str) -> Fut<'a, usize> {
         self.inner.attached_elsewhere(key)
     }
     fn track<'a>(
@@ -168,13 +150,10 @@ impl Backplane for Flaky {
         key: &'a str,
         joins: Vec<PresenceEntry>,
         leaves: Vec<PresenceEntry>,
-    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+    ) -> Fut<'a, ()> {
         self.inner.track(key, joins, leaves)
     }
-    fn presence<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<PresenceEntry>, BackplaneError>> {
+    fn presence<'a>(&'a self, key: &'a str) -> Fut<'a, Vec<PresenceEntry>> {
         self.inner.presence(key)
     }
 }

@@ -2,9 +2,10 @@
 //! key tasks listening on its channel, reconnects when Redis goes away, subscribes again,
 //! and tells every change subscriber it may have missed messages ([`Published::Gap`]).
 
-use crate::WireMsg;
+use crate::wire::WireMsg;
+use bytes::Bytes;
 use futures_util::StreamExt;
-use livestate_core::backplane::{Answer, Broadcast, Published, Request};
+use livestate_backplane::{Broadcast, Published};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 /// A route to register; answered once Redis confirmed the subscription.
 pub(crate) enum Route {
     Changes(mpsc::Sender<Published>),
-    Requests(mpsc::Sender<Request>),
-    Answers(mpsc::Sender<Answer>),
+    Requests(mpsc::Sender<Bytes>),
+    Answers(mpsc::Sender<Bytes>),
     /// Broadcasts from nodes other than this one (named).
     Broadcasts(String, mpsc::Sender<Broadcast>),
 }
@@ -29,8 +30,8 @@ pub(crate) struct Subscribe {
 struct Routes {
     /// Change subscribers by channel, each with whether it missed a message.
     changes: HashMap<String, Vec<(mpsc::Sender<Published>, bool)>>,
-    requests: HashMap<String, mpsc::Sender<Request>>,
-    answers: HashMap<String, mpsc::Sender<Answer>>,
+    requests: HashMap<String, mpsc::Sender<Bytes>>,
+    answers: HashMap<String, mpsc::Sender<Bytes>>,
     broadcasts: HashMap<String, (String, mpsc::Sender<Broadcast>)>,
 }
 
@@ -94,9 +95,9 @@ impl Routes {
         }
     }
 
-    fn deliver(&mut self, channel: &str, payload: &str) {
+    fn deliver(&mut self, channel: &str, payload: Bytes) {
         if let Some(subs) = self.changes.get_mut(channel) {
-            let published = match serde_json::from_str::<WireMsg>(payload) {
+            let published = match serde_json::from_slice::<WireMsg>(&payload) {
                 Ok(WireMsg::Change(change)) => Published::Change(Arc::new(change)),
                 Ok(WireMsg::Presence { joins, leaves }) => Published::Presence { joins, leaves },
                 Err(e) => {
@@ -119,42 +120,22 @@ impl Routes {
                 }
             }
         } else if let Some(tx) = self.requests.get(channel) {
-            // an array of requests (one message per group), or one request
-            let parsed = if payload.starts_with('[') {
-                serde_json::from_str::<Vec<Request>>(payload)
-            } else {
-                serde_json::from_str::<Request>(payload).map(|r| vec![r])
-            };
-            match parsed {
-                Ok(requests) => {
-                    // all of them or none (a dropped request is sent again by its node after
-                    // a lease time)
-                    match tx.try_reserve_many(requests.len()) {
-                        Ok(permits) => {
-                            for (permit, request) in permits.zip(requests) {
-                                permit.send(request);
-                            }
-                        }
-                        Err(mpsc::error::TrySendError::Full(())) => tracing::warn!(
-                            "the authority of {channel} is overloaded: forwarded requests are dropped"
-                        ),
-                        // the key's authority here ended (the route is pruned soon)
-                        Err(mpsc::error::TrySendError::Closed(())) => tracing::debug!(
-                            "no authority for {channel} here any more: forwarded requests are dropped"
-                        ),
-                    }
-                }
-                Err(e) => tracing::error!("malformed request on {channel}: {e}"),
+            // the engine's message, as it came (a dropped one is sent again by its node
+            // after a lease time)
+            match tx.try_send(payload) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => tracing::warn!(
+                    "the authority of {channel} is overloaded: a forwarded message is dropped"
+                ),
+                // the key's authority here ended (the route is pruned soon)
+                Err(mpsc::error::TrySendError::Closed(_)) => tracing::debug!(
+                    "no authority for {channel} here any more: a forwarded message is dropped"
+                ),
             }
         } else if let Some(tx) = self.answers.get(channel) {
-            match serde_json::from_str::<Answer>(payload) {
-                Ok(answer) => {
-                    let _ = tx.try_send(answer);
-                }
-                Err(e) => tracing::error!("malformed answer on {channel}: {e}"),
-            }
+            let _ = tx.try_send(payload);
         } else if let Some((node, tx)) = self.broadcasts.get(channel) {
-            match serde_json::from_str::<Broadcast>(payload) {
+            match serde_json::from_slice::<Broadcast>(&payload) {
                 Ok(message) if message.origin == *node => {}
                 Ok(message) => {
                     if tx.try_send(message).is_err() {
@@ -233,8 +214,8 @@ pub(crate) async fn run(client: redis::Client, mut subscribes: mpsc::UnboundedRe
                 }
                 msg = stream.next() => match msg {
                     Some(msg) => {
-                        let payload: String = msg.get_payload().unwrap_or_default();
-                        routes.deliver(msg.get_channel_name(), &payload);
+                        let payload = Bytes::copy_from_slice(msg.get_payload_bytes());
+                        routes.deliver(msg.get_channel_name(), payload);
                     }
                     None => {
                         tracing::warn!("Redis pub/sub connection lost");

@@ -1,7 +1,7 @@
 //! The behavioural suite against Redis: a redis-server of the test's own, and a key prefix
 //! of the run's own.
 
-use livestate_core::backplane::Backplane;
+use livestate_backplane::{Backplane, CommitLog, Leases};
 use livestate_redis::{RedisBackplane, RedisOptions};
 use livestate_testkit::redis::RedisServer;
 use std::sync::Arc;
@@ -128,7 +128,7 @@ async fn a_node_id_in_use_is_refused_and_free_again_after_its_node_stops() -> an
 /// A malformed log is reported, never applied, and a whole commit (a rewrite) mends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_store_patches_and_snapshots_now_and_then() -> anyhow::Result<()> {
-    use livestate_core::backplane::Commit;
+    use livestate_backplane::Commit;
     use livestate_protocol::PatchOp;
     use serde_json::json;
     let redis = RedisServer::start().await?;
@@ -145,11 +145,11 @@ async fn commits_store_patches_and_snapshots_now_and_then() -> anyhow::Result<()
                 version: $version,
                 state: $state,
                 whole: $whole,
-                changes: &[livestate_core::backplane::Staged {
+                changes: &[livestate_backplane::Staged {
                     patch: $patch,
                     reset: false,
                     event: None,
-                    origin: None,
+                    note: None,
                 }],
             }
         };

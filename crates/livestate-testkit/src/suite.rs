@@ -1,11 +1,12 @@
 //! The behavioural suite every cluster backplane passes: the guarantees of
-//! `livestate_core::backplane` checked against a real backend. Run it with a factory
+//! `livestate_backplane` checked against a real backend. Run it with a factory
 //! that makes nodes of one isolated cluster (a fresh `MemoryCluster`, or Redis under a
 //! prefix of the run's own) whose leases are short (half a second or so).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use livestate_core::backplane::{Backplane, MemoryCluster};
+//! use livestate_core::backplane::Backplane;
+//! use livestate_core::backplane::memory::MemoryCluster;
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! let cluster = MemoryCluster::new(Duration::from_millis(400));
@@ -18,10 +19,11 @@
 //! ```
 
 use anyhow::{Context, Result, anyhow, ensure};
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use livestate_core::backplane::{
-    Answer, Backplane, BackplaneError, Broadcast, Commit, Committed, EventId, PresenceEntry,
-    Published, Request, RequestBody, Staged,
+    Backplane, BackplaneError, Broadcast, Commit, Committed, EventId, PresenceEntry, Published,
+    Staged,
 };
 use livestate_protocol::PatchOp;
 use serde_json::json;
@@ -77,7 +79,7 @@ macro_rules! commit {
                 patch: $patch,
                 reset: false,
                 event: $event,
-                origin: None,
+                note: None,
             }],
         }
     };
@@ -148,7 +150,21 @@ pub async fn commits_follow_versions_and_are_published_in_order(nodes: &Nodes) -
             path: "/n".into(),
             value: json!(n),
         }];
-        a.commit(&lease, commit!(n, &state, &patch, None)).await?;
+        // the engine's note on a change reaches subscribers as it was
+        let note = json!({"node": "order-a", "events": [["toast", {"n": n}]]});
+        let staged = [Staged {
+            patch: &patch,
+            reset: false,
+            event: None,
+            note: (n % 5 == 0).then_some(&note),
+        }];
+        let commit = Commit {
+            version: n,
+            state: &state,
+            whole: false,
+            changes: &staged,
+        };
+        a.commit(&lease, commit).await?;
     }
     match a.commit(&lease, commit!(25, &state, &[], None)).await {
         Err(BackplaneError::OutOfOrder { stored, .. }) => ensure!(stored == 20),
@@ -168,6 +184,9 @@ pub async fn commits_follow_versions_and_are_published_in_order(nodes: &Nodes) -
                             }]
                     );
                 }
+                let note = (c.version > 0 && c.version % 5 == 0)
+                    .then(|| json!({"node": "order-a", "events": [["toast", {"n": c.version}]]}));
+                ensure!(c.note == note, "version {}: note {:?}", c.version, c.note);
                 versions.push(c.version);
             }
             Published::Gap => return Err(anyhow!("a gap in a quiet test")),
@@ -291,13 +310,13 @@ pub async fn an_event_applies_at_most_once(nodes: &Nodes) -> Result<()> {
             patch: &p2,
             reset: false,
             event: Some(&other),
-            origin: None,
+            note: None,
         },
         Staged {
             patch: &p3,
             reset: false,
             event: Some(&event),
-            origin: None,
+            note: None,
         },
     ];
     let state = json!({"n": 3});
@@ -357,7 +376,7 @@ pub async fn a_group_of_changes_commits_in_order_or_not_at_all(nodes: &Nodes) ->
             patch,
             reset: false,
             event: Some(id),
-            origin: None,
+            note: None,
         })
         .collect();
     let state = json!({"n": 5});
@@ -429,21 +448,10 @@ pub async fn a_group_of_changes_commits_in_order_or_not_at_all(nodes: &Nodes) ->
 pub async fn requests_reach_the_authority_and_answers_their_node(nodes: &Nodes) -> Result<()> {
     let (a, b) = (nodes("fwd-a").await, nodes("fwd-b").await);
     let key = "suite:fwd";
-    let request = Request {
-        id: EventId("fwd-b/1/7".into()),
-        from: b.node().to_owned(),
-        body: RequestBody::Event {
-            sub: 7,
-            r#ref: Some("3".into()),
-            name: "increment".into(),
-            payload: json!({"by": 2}),
-            socket: Default::default(),
-            assigns: Default::default(),
-        },
-        retry: false,
-    };
+    // what the engine forwards is opaque to the backplane: any bytes
+    let request = Bytes::from_static(b"[{\"id\": \"fwd-b/1/7\", \"body\": \"increment\"}]");
     ensure!(matches!(
-        b.forward(key, vec![request.clone()]).await,
+        b.forward(key, request.clone()).await,
         Err(BackplaneError::NoAuthority(_))
     ));
     let lease = a.acquire(key).await?.lease;
@@ -451,32 +459,26 @@ pub async fn requests_reach_the_authority_and_answers_their_node(nodes: &Nodes) 
     let mut answers = b
         .take_answers()
         .ok_or_else(|| anyhow!("no answers stream"))?;
-    b.forward(key, vec![request.clone()]).await?;
+    b.forward(key, request.clone()).await?;
     let got = next(&mut requests, "request").await?;
     ensure!(got == request, "{got:?}");
-    // several in one message arrive in order
-    let group: Vec<Request> = (0..5)
-        .map(|i| Request {
-            id: EventId(format!("fwd-b/1/{}", 10 + i)),
-            retry: i % 2 == 1,
-            ..request.clone()
-        })
+    // several messages arrive in order, as they were sent
+    let group: Vec<Bytes> = (0..5)
+        .map(|i| Bytes::from(format!("message {i}\0\u{1}binary")))
         .collect();
-    b.forward(key, group.clone()).await?;
+    for message in &group {
+        b.forward(key, message.clone()).await?;
+    }
     for want in &group {
         let got = next(&mut requests, "request").await?;
-        ensure!(&got == want, "{got:?}");
+        ensure!(got == want, "{got:?}");
     }
-    let answer = Answer {
-        id: request.id.clone(),
-        key: key.to_owned(),
-        outcome: Ok(4),
-    };
+    let answer = Bytes::from_static(b"{\"id\": \"fwd-b/1/7\", \"outcome\": 4}");
     a.answer(b.node(), answer.clone()).await?;
     ensure!(next(&mut answers, "answer").await? == answer);
     a.release(&lease, true).await?;
     ensure!(matches!(
-        b.forward(key, vec![request]).await,
+        b.forward(key, request).await,
         Err(BackplaneError::NoAuthority(_))
     ));
     Ok(())

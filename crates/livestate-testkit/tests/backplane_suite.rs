@@ -1,7 +1,8 @@
 //! The behavioural suite against the in-memory cluster (the Redis run is in
 //! `livestate-redis`'s tests).
 
-use livestate_core::backplane::{Backplane, MemoryCluster};
+use livestate_core::backplane::Backplane;
+use livestate_core::backplane::memory::MemoryCluster;
 use std::sync::Arc;
 use std::time::Duration;
 

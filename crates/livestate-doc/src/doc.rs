@@ -17,7 +17,7 @@
 //! re-encoding.
 //!
 //! ```
-//! use livestate_core::Doc;
+//! use livestate_doc::Doc;
 //! use serde_json::json;
 //!
 //! let mut doc = Doc::new(json!({"count": 0, "items": []}));
@@ -432,7 +432,7 @@ impl Doc {
         }
         let cost = self.admit(&Pointer::root(), &value)?;
         // both values are within the depth limit, so the diff's recursion is bounded
-        let ops = crate::state::diff(&self.value, &value);
+        let ops = crate::diff::diff(&self.value, &value);
         let old = std::mem::replace(&mut self.value, value);
         self.push_undo(Undo::RestoreRoot(old));
         self.size = cost.size;

@@ -11,7 +11,7 @@
 //!   states are small and plain Rust is worth more than the cost.
 //!
 //! ```
-//! use livestate_core::state::{LiveState, Tracked};
+//! use livestate_doc::state::{LiveState, Tracked};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize)]
@@ -25,7 +25,7 @@
 //! tracked.settle();
 //! ```
 
-use crate::channel::ChannelError;
+use crate::diff::diff;
 use crate::doc::{Doc, LimitError, StateLimits};
 use livestate_protocol::PatchOp;
 use serde::Serialize;
@@ -94,12 +94,13 @@ pub trait LiveState: Send + Sized + 'static {
 
     /// Change the state through a [`Doc`] (the server API's put, delete, patch and update).
     /// A `Doc` state is edited in place, so its patch costs what changed; another state is
-    /// edited as JSON and decoded back, and must still fit its type.
-    fn edit(
+    /// edited as JSON and decoded back, and must still fit its type (else a
+    /// [`StateError`], converted to the caller's error type).
+    fn edit<E: From<StateError>>(
         &mut self,
         shadow: &mut Self::Shadow,
-        f: &mut dyn FnMut(&mut Doc) -> Result<(), ChannelError>,
-    ) -> Result<(), ChannelError>;
+        f: impl FnOnce(&mut Doc) -> Result<(), E>,
+    ) -> Result<(), E>;
 
     /// Replace the whole state (a reset), as a change like any other.
     fn replace(&mut self, shadow: &mut Self::Shadow, new: Self) -> Result<(), StateError>;
@@ -133,11 +134,11 @@ impl LiveState for Doc {
     fn restore(value: Value) -> Result<Doc, StateError> {
         Ok(Doc::new(value))
     }
-    fn edit(
+    fn edit<E: From<StateError>>(
         &mut self,
         _: &mut (),
-        f: &mut dyn FnMut(&mut Doc) -> Result<(), ChannelError>,
-    ) -> Result<(), ChannelError> {
+        f: impl FnOnce(&mut Doc) -> Result<(), E>,
+    ) -> Result<(), E> {
         f(self)
     }
     fn replace(&mut self, _: &mut (), new: Doc) -> Result<(), StateError> {
@@ -188,19 +189,17 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
 
     fn rollback(&mut self, shadow: &mut JsonShadow) {
         shadow.taken = None;
-        match serde_json::from_value(shadow.settled.clone()) {
-            Ok(restored) => *self = restored,
-            // The settled JSON came from this very type, so it decodes; if a hand-written
-            // Deserialize disagrees with its Serialize, keep the state rather than panic.
-            Err(e) => tracing::error!("cannot roll back a state: its JSON does not decode: {e}"),
+        // The settled JSON came from this very type, so it decodes; if a hand-written
+        // Deserialize disagrees with its Serialize, keep the state rather than panic.
+        if let Ok(restored) = serde_json::from_value(shadow.settled.clone()) {
+            *self = restored;
         }
     }
 
     fn rollback_untaken(&mut self, shadow: &mut JsonShadow) {
         let back = shadow.taken.as_ref().unwrap_or(&shadow.settled);
-        match serde_json::from_value(back.clone()) {
-            Ok(restored) => *self = restored,
-            Err(e) => tracing::error!("cannot roll back a state: its JSON does not decode: {e}"),
+        if let Ok(restored) = serde_json::from_value(back.clone()) {
+            *self = restored;
         }
     }
 
@@ -209,16 +208,15 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> LiveState for T {
             .map_err(|e| StateError::new(format!("the kept state does not decode: {e}")))
     }
 
-    fn edit(
+    fn edit<E: From<StateError>>(
         &mut self,
         shadow: &mut JsonShadow,
-        f: &mut dyn FnMut(&mut Doc) -> Result<(), ChannelError>,
-    ) -> Result<(), ChannelError> {
+        f: impl FnOnce(&mut Doc) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut doc = Doc::with_limits(encode(self)?, shadow.limits);
         f(&mut doc)?;
-        *self = serde_json::from_value(doc.into_value()).map_err(|e| {
-            ChannelError::refused(format!("the result does not fit the state: {e}"))
-        })?;
+        *self = serde_json::from_value(doc.into_value())
+            .map_err(|e| StateError::new(format!("the result does not fit the state: {e}")))?;
         Ok(())
     }
 
@@ -246,21 +244,6 @@ impl From<LimitError> for StateError {
 fn encode<T: Serialize>(state: &T) -> Result<Value, StateError> {
     serde_json::to_value(state)
         .map_err(|e| StateError::new(format!("the state cannot be encoded as JSON: {e}")))
-}
-
-/// The RFC 6902 patch from `before` to `after` (json-patch's structural diff).
-pub fn diff(before: &Value, after: &Value) -> Vec<PatchOp> {
-    let patch = json_patch::diff(before, after);
-    // json-patch's ops and ours are the same RFC 6902 JSON; converting through it cannot
-    // fail, but if it ever did, replacing the root is a correct patch too.
-    serde_json::to_value(&patch)
-        .and_then(serde_json::from_value)
-        .unwrap_or_else(|_| {
-            vec![PatchOp::Replace {
-                path: String::new(),
-                value: after.clone(),
-            }]
-        })
 }
 
 /// A state with its shadow: what a key authority holds.
@@ -309,10 +292,10 @@ impl<S: LiveState> Tracked<S> {
     }
 
     /// See [`LiveState::edit`].
-    pub fn edit(
+    pub fn edit<E: From<StateError>>(
         &mut self,
-        f: &mut dyn FnMut(&mut Doc) -> Result<(), ChannelError>,
-    ) -> Result<(), ChannelError> {
+        f: impl FnOnce(&mut Doc) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.state.edit(&mut self.shadow, f)
     }
 

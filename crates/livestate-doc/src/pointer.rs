@@ -28,7 +28,7 @@ impl Pointer {
     /// Parse an encoded pointer such as `/a/b~1c/0`.
     ///
     /// ```
-    /// use livestate_core::pointer::Pointer;
+    /// use livestate_doc::pointer::Pointer;
     /// let p = Pointer::parse("/a/b~1c/~0d").unwrap();
     /// assert_eq!(p.tokens(), ["a", "b/c", "~d"]);
     /// assert!(Pointer::parse("a/b").is_err());

@@ -1,4 +1,4 @@
-//! Property tests of RFC 6901 JSON Pointers ([`livestate_core::pointer`]).
+//! Property tests of RFC 6901 JSON Pointers ([`livestate_doc::pointer`]).
 //!
 //! - `Pointer::parse` never panics on any string, accepts exactly the strings RFC 6901
 //!   allows (empty, or `/`-led with every `~` followed by `0` or `1`), names the right
@@ -12,7 +12,7 @@
 mod fuzz;
 
 use fuzz::config;
-use livestate_core::pointer::{self, Pointer, PointerError};
+use livestate_doc::pointer::{self, Pointer, PointerError};
 use proptest::prelude::*;
 
 /// Whether RFC 6901 allows `s`, decided without the code under test.

@@ -18,9 +18,9 @@
 mod fuzz;
 
 use fuzz::config;
-use livestate_core::doc::{LimitError, OpError};
-use livestate_core::pointer;
-use livestate_core::{Doc, StateLimits};
+use livestate_doc::doc::{LimitError, OpError};
+use livestate_doc::pointer;
+use livestate_doc::{Doc, StateLimits};
 use livestate_protocol::PatchOp;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};

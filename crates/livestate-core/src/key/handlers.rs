@@ -1,0 +1,158 @@
+//! Running the channel's callbacks on the key's state: `init`, `handle_event`,
+//! `handle_message`, each under the handler timeout and with panics caught. A callback's
+//! changes wait in the state to be committed; when it fails they are undone (only its own:
+//! those of the events before it in a group stay).
+
+use super::KeyAuthority;
+use crate::acl::Caller;
+use crate::calls::ApiError;
+use crate::channel::{Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply};
+use crate::wire::Refusal;
+use futures_util::FutureExt;
+use livestate_doc::Tracked;
+use serde_json::Value;
+use std::panic::AssertUnwindSafe;
+
+/// Why a callback did not produce a change, as a refusal of the change.
+fn refused(e: ChannelError) -> Refusal {
+    Refusal::Api(ApiError::from(e))
+}
+
+fn refused_with(reason: String) -> Refusal {
+    Refusal::Api(ApiError::Refused(reason))
+}
+
+impl<C: Channel> KeyAuthority<C> {
+    /// Build a state with `init`.
+    pub(super) async fn init(
+        &mut self,
+        params: &Value,
+        ctx: &JoinContext,
+    ) -> Result<Tracked<C::State>, String> {
+        let timeout = self.node.limits.handler_timeout;
+        let run = AssertUnwindSafe(self.channel.init(&self.topic, params, ctx)).catch_unwind();
+        match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(Ok(state))) => {
+                Tracked::with_limits(state, self.settings.limits).map_err(|e| e.to_string())
+            }
+            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Err(_panic)) => {
+                tracing::error!(topic = %self.topic, "init panicked");
+                Err("init failed".to_owned())
+            }
+            Err(_) => Err(format!("init timed out after {timeout:?}")),
+        }
+    }
+
+    /// A key written to or sent a message before anyone joined gets its state from `init`
+    /// with `params` (a follower waits for the leader's).
+    pub(super) async fn ensure_state(&mut self, params: &Value) -> Result<(), ApiError> {
+        if self.state.has_state() {
+            return Ok(());
+        }
+        if self.role.follows() {
+            return Err(ApiError::Unavailable(self.topic.to_string()));
+        }
+        let ctx = JoinContext {
+            topic: self.topic.to_string(),
+            ..JoinContext::default()
+        };
+        match self.init(params, &ctx).await {
+            Ok(state) => {
+                self.state.set(state);
+                self.commit_initial().await;
+                self.send_state_to_waiting();
+                Ok(())
+            }
+            Err(e) => {
+                self.state.init_error = Some(e.clone());
+                Err(ApiError::Refused(format!("init failed: {e}")))
+            }
+        }
+    }
+
+    /// What every node checks before running or forwarding an event.
+    pub(super) fn check_event(&self, name: &str, payload: &Value) -> Result<(), Refusal> {
+        if !payload.is_object() {
+            let e = ApiError::BadRequest("payload must be a JSON object".to_owned());
+            return Err(Refusal::Api(e));
+        }
+        let needs = self.channel.permissions_for(name, payload);
+        self.settings
+            .acl
+            .check_all(Caller::Group, needs)
+            .map_err(|denied| Refusal::Api(ApiError::Denied(denied)))
+    }
+
+    /// Run the channel's handler for a client event.
+    pub(super) async fn run_event(
+        &mut self,
+        name: &str,
+        payload: Value,
+        ctx: &EventContext,
+    ) -> Result<Reply, Refusal> {
+        self.check_event(name, &payload)?;
+        let timeout = self.node.limits.handler_timeout;
+        let channel = self.channel.clone();
+        let Some(tracked) = self.state.tracked.as_mut() else {
+            return Err(refused_with(self.state.missing(&self.topic)));
+        };
+        let run = AssertUnwindSafe(channel.handle_event(name, payload, &mut tracked.state, ctx))
+            .catch_unwind();
+        let failure = match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(Ok(reply))) => return Ok(reply),
+            Ok(Ok(Err(e))) => refused(e),
+            Ok(Err(_panic)) => {
+                tracing::error!(topic = %self.topic, event = %name, "handler panicked");
+                Refusal::Failed(format!("handler for {name:?} failed"))
+            }
+            Err(_) => refused_with(format!("handler for {name:?} timed out after {timeout:?}")),
+        };
+        tracked.rollback_untaken();
+        Err(failure)
+    }
+
+    /// Run `handle_message`.
+    pub(super) async fn run_message(&mut self, message: Value) -> Result<(), Refusal> {
+        let timeout = self.node.limits.handler_timeout;
+        let channel = self.channel.clone();
+        let ctx = MessageContext {
+            topic: self.topic.to_string(),
+        };
+        let Some(tracked) = self.state.tracked.as_mut() else {
+            return Err(refused_with(self.state.missing(&self.topic)));
+        };
+        let run = AssertUnwindSafe(channel.handle_message(message, &mut tracked.state, &ctx))
+            .catch_unwind();
+        let failure = match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(Ok(()))) => return Ok(()),
+            Ok(Ok(Err(e))) => refused(e),
+            Ok(Err(_panic)) => {
+                tracing::error!(topic = %self.topic, "message handler panicked");
+                refused_with("the message handler failed".to_owned())
+            }
+            Err(_) => refused_with(format!("the message handler timed out after {timeout:?}")),
+        };
+        tracked.rollback_untaken();
+        Err(failure)
+    }
+
+    /// Replace the state with what `init` gives now (a reset).
+    pub(super) async fn run_reset(&mut self) -> Result<(), Refusal> {
+        let ctx = JoinContext {
+            topic: self.topic.to_string(),
+            ..JoinContext::default()
+        };
+        let fresh = match self.init(&Value::Object(Default::default()), &ctx).await {
+            Ok(fresh) => fresh.state,
+            Err(e) => return Err(refused_with(format!("init failed: {e}"))),
+        };
+        let Some(tracked) = self.state.tracked.as_mut() else {
+            return Err(refused_with(self.state.missing(&self.topic)));
+        };
+        tracked.replace(fresh).map_err(|e| {
+            tracked.rollback_untaken();
+            Refusal::Api(ApiError::Limit(e.to_string()))
+        })
+    }
+}
