@@ -1,6 +1,6 @@
 //! The backplane: what the nodes of a livestate cluster share so that they behave as one
 //! server. A standalone node has none. The engine (`livestate-core`) depends on this
-//! contract only; backends implement it (Redis, in `livestate-redis`; [`memory`] simulates
+//! contract only; backends implement it (Redis, in `livestate-redis`; `memory` simulates
 //! one in a single process for tests, behind the `test-util` feature).
 //!
 //! ## How a cluster works
@@ -53,7 +53,7 @@
 //!   [`BackplaneError::NoAuthority`] and delivers nothing.
 //!
 //! Modules: [`lease`], [`log`], [`bus`], [`forward`], [`presence`], [`error`], and
-//! [`memory`] (feature `test-util`).
+//! `memory` (feature `test-util`).
 
 pub mod bus;
 pub mod error;

@@ -135,7 +135,7 @@ impl From<ChannelError> for ApiError {
     }
 }
 
-/// What came of [`StateApi::message`].
+/// What came of `StateApi::message`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Delivered {
     /// The version of the change, for a shared key.

@@ -29,11 +29,12 @@
 //! # }
 //! ```
 
+use crate::app::{AppState, ConnectFn};
+pub use crate::app::{ConnectInfo, ConnectRefused};
 use crate::{ServerConfig, livestate_js, ws};
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::routing::{get, post};
-use futures_util::future::BoxFuture;
 use livestate_core::backplane::Backplane;
 use livestate_core::{Assigns, Channel, Hub, HubBuilder, Limits};
 use std::future::Future;
@@ -42,63 +43,12 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// What a `connect` callback sees of a socket that wants to connect.
-#[derive(Debug, Clone)]
-pub struct ConnectInfo {
-    /// The connect params (the query string, `k[sub]=v` nested into objects; values are
-    /// strings), without `vsn`.
-    pub params: Assigns,
-    /// The token phoenix.js 1.8 sends with its `authToken` option (in the
-    /// `Sec-WebSocket-Protocol` header), decoded.
-    pub auth_token: Option<String>,
-    /// The upgrade request's headers (cookies, `Origin`, ...).
-    pub headers: HeaderMap,
-}
-
-/// A refused connection: the upgrade is answered `403 Forbidden` with this reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectRefused(pub String);
-
-impl ConnectRefused {
-    /// A refusal with a reason.
-    pub fn new(reason: impl Into<String>) -> ConnectRefused {
-        ConnectRefused(reason.into())
-    }
-}
-
-pub(crate) type ConnectFn =
-    Arc<dyn Fn(ConnectInfo) -> BoxFuture<'static, Result<Assigns, ConnectRefused>> + Send + Sync>;
-
 /// livestate's routes for one hub: the WebSocket, `/health` and `/livestate.js`, to nest
 /// into an application (see the module docs).
 #[derive(Clone)]
 pub struct Endpoint {
     state: AppState,
     cors: Option<CorsLayer>,
-}
-
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub(crate) hub: Hub,
-    pub(crate) config: Arc<ServerConfig>,
-    /// Every open socket holds a token of this tracker, so shutdown can wait for them.
-    pub(crate) sockets: TaskTracker,
-    pub(crate) connect: Option<ConnectFn>,
-    /// When set, a WebSocket upgrade whose `Origin` is not listed is refused (403).
-    pub(crate) origins: Option<Arc<[HeaderValue]>>,
-    /// When set, the HTTP state API needs `Authorization: Bearer <token>`.
-    pub(crate) api_token: Option<Arc<str>>,
-}
-
-impl AppState {
-    /// The request's `Origin` when it must be refused: `allow_origins` is set, the request
-    /// sends an `Origin`, and it is not listed. A request without one (not from a browser)
-    /// passes, as with Phoenix's `check_origin`.
-    pub(crate) fn foreign_origin<'h>(&self, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
-        let allowed = self.origins.as_ref()?;
-        let origin = headers.get(header::ORIGIN)?;
-        (!allowed.contains(origin)).then_some(origin)
-    }
 }
 
 /// Builds an [`Endpoint`].

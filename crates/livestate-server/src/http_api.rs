@@ -36,7 +36,7 @@
 //! | 422 | `refused` (the channel's `init` or `handle_message` refused) |
 //! | 503 | `unavailable` |
 
-use crate::endpoint::AppState;
+use crate::app::AppState;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};

@@ -6,7 +6,9 @@
 //! and CORS.
 //!
 //! Modules:
-//! - [`endpoint`]: [`Endpoint`] and its builder, [`ConnectInfo`], [`ConnectRefused`].
+//! - [`endpoint`]: [`Endpoint`] and its builder, with its routes.
+//! - `app`: what every route shares, and the connect callback's [`ConnectInfo`] and
+//!   [`ConnectRefused`].
 //! - [`http_api`]: the HTTP state API (JSON, SSE) and its OpenAPI description.
 //! - [`config`]: the TOML configuration file of `livestate serve --config`.
 //! - [`cli`]: the `serve` command line, shared by the binaries.
@@ -15,6 +17,7 @@
 //! - `sse`: the HTTP API's event streams, bounded like a socket's outbox.
 //! - `timed_io`: the write timeout on every accepted connection.
 
+mod app;
 pub mod cli;
 pub mod config;
 pub mod endpoint;
@@ -31,7 +34,8 @@ use axum::routing::get;
 use std::future::Future;
 use std::time::Duration;
 
-pub use endpoint::{ConnectInfo, ConnectRefused, Endpoint, EndpointBuilder};
+pub use app::{ConnectInfo, ConnectRefused};
+pub use endpoint::{Endpoint, EndpointBuilder};
 pub use ws::{SUBPROTOCOL, VSN};
 
 /// The transport's limits and timings.

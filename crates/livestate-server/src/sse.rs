@@ -9,7 +9,7 @@
 //! gets a fresh `snapshot`; a client that reads nothing for the write timeout while the
 //! stream lags is dropped. What one stalled client holds is the outbox's byte bound.
 
-use crate::endpoint::AppState;
+use crate::app::AppState;
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

@@ -21,7 +21,7 @@
 //! `Origin` must send a listed one (403 otherwise); one that sends none (a Node or native
 //! client: only browsers send it, and only browsers need the check) is let through.
 
-use crate::endpoint::{AppState, ConnectInfo};
+use crate::app::{AppState, ConnectInfo};
 use crate::params;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
