@@ -295,15 +295,15 @@ impl Hub {
             tokio::spawn(async move {
                 while let Some(message) = answers.recv().await {
                     let Some(node) = node.upgrade() else { break };
-                    let key = match wire::decode_answer(&message) {
-                        Ok(answer) => answer.key,
+                    let answer = match wire::decode_answer(&message) {
+                        Ok(answer) => answer,
                         Err(e) => {
                             tracing::warn!("an answer does not decode: {e}");
                             continue;
                         }
                     };
-                    if let Some(handle) = node.live_key(&key) {
-                        let _ = handle.send(Command::Answer(message)).await;
+                    if let Some(handle) = node.live_key(&answer.key) {
+                        let _ = handle.send(Command::Answer(answer)).await;
                     }
                 }
             });

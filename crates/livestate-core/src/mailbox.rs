@@ -6,7 +6,6 @@ use crate::calls::{ApiError, Current};
 use crate::channel::{ChannelError, JoinContext};
 use crate::outbox::Slot;
 use crate::subscriber::{Sink, SubId};
-use bytes::Bytes;
 use livestate_doc::Doc;
 use serde_json::Value;
 use std::sync::Arc;
@@ -28,8 +27,8 @@ pub(crate) enum Command {
     Detach {
         sub: SubId,
     },
-    /// An answer to a request this node forwarded (routed here by the hub), as it came.
-    Answer(Bytes),
+    /// An answer to a request this node forwarded (routed here by the hub).
+    Answer(crate::wire::Answer),
     /// An event refused before it reached the authority (its frame held a number that
     /// does not fit 64 bits): answered as a refused event, in its place among the others.
     Refuse {

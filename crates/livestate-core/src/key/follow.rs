@@ -16,7 +16,7 @@ use super::{Exit, KeyAuthority};
 use crate::acl::{Caller, Permission};
 use crate::calls::ApiError;
 use crate::channel::{Channel, ChannelError};
-use crate::wire::{self, ApiCall, Note, Refusal, Request, RequestBody};
+use crate::wire::{self, Answer, ApiCall, Note, Refusal, Request, RequestBody};
 use livestate_backplane::{BackplaneError, Change, EventId, Published};
 use livestate_doc::Doc;
 use tokio::time::Instant;
@@ -322,14 +322,7 @@ impl<C: Channel> KeyAuthority<C> {
     }
 
     /// An answer to one of this node's forwarded requests (routed here by the hub).
-    pub(super) fn on_answer(&mut self, message: &[u8]) {
-        let answer = match wire::decode_answer(message) {
-            Ok(answer) => answer,
-            Err(e) => {
-                tracing::warn!(topic = %self.topic, "an answer does not decode: {e}");
-                return;
-            }
-        };
+    pub(super) fn on_answer(&mut self, answer: Answer) {
         let Some(cluster) = self.role.cluster_mut() else {
             return;
         };

@@ -14,12 +14,14 @@ use super::role::{Cluster, Lead, Role};
 use super::{Exit, KeyAuthority};
 use crate::channel::Channel;
 use crate::wire::{self, Answer, ApiCall, Refusal, Request, RequestBody};
+use bytes::Bytes;
 use livestate_backplane::{Backplane, BackplaneError, Commit, Committed, EventId, Staged};
 use livestate_doc::{LiveState, Tracked};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 impl<C: Channel> KeyAuthority<C> {
@@ -69,7 +71,7 @@ impl<C: Channel> KeyAuthority<C> {
             }
         };
         let requests = match backplane.serve(&acquired.lease).await {
-            Ok(rx) => rx,
+            Ok(rx) => decoded(rx, self.topic.clone()),
             Err(e) => {
                 tracing::warn!(topic = %self.topic, "cannot serve the key: {e}");
                 let _ = backplane.release(&acquired.lease, false).await;
@@ -238,21 +240,6 @@ impl<C: Channel> KeyAuthority<C> {
         }
     }
 
-    /// A message forwarded to this leader: its requests wait in the queue, in order.
-    pub(super) async fn on_forwarded(&mut self, message: &[u8]) -> Option<Exit> {
-        match wire::decode_requests(message) {
-            Ok(requests) => {
-                if let Some(lead) = self.role.lead_mut() {
-                    lead.queue.extend(requests);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(topic = %self.topic, "a forwarded message does not decode: {e}")
-            }
-        }
-        None
-    }
-
     /// A request forwarded to this leader (or made by this node before it took the
     /// lease): a change goes into the pipeline; `init` builds the state if there is none.
     pub(super) async fn on_request(&mut self, request: Request) -> Option<Exit> {
@@ -292,4 +279,25 @@ impl<C: Channel> KeyAuthority<C> {
             tracing::warn!(topic = %self.topic, "cannot answer {node}: {e}");
         }
     }
+}
+
+/// The requests of each message forwarded to the key, decoded on a task of their own, so
+/// a busy key's authority does not parse what other nodes send it.
+fn decoded(mut messages: mpsc::Receiver<Bytes>, topic: Arc<str>) -> mpsc::Receiver<Vec<Request>> {
+    let (tx, rx) = mpsc::channel(messages.max_capacity());
+    tokio::spawn(async move {
+        while let Some(message) = messages.recv().await {
+            match wire::decode_requests(&message) {
+                Ok(requests) => {
+                    if tx.send(requests).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %topic, "a forwarded message does not decode: {e}")
+                }
+            }
+        }
+    });
+    rx
 }

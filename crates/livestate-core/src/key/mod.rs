@@ -171,12 +171,11 @@ impl<C: Channel> KeyAuthority<C> {
         // empty must not starve forwarded requests and published changes.
         let mut cluster_turn = false;
         let exit = loop {
-            let queued = self.role.lead_mut().and_then(|l| l.queue.pop_front());
             let exit = if let Some(cmd) = self.stashed.take() {
                 // what a group left waiting goes first, in its order
                 cluster_turn = true;
                 self.handle(cmd).await
-            } else if let Some(request) = queued {
+            } else if let Some(request) = self.role.lead_mut().and_then(|l| l.queue.pop_front()) {
                 self.on_request(request).await
             } else if let Some(input) = cluster_turn.then(|| self.role.try_input()).flatten() {
                 cluster_turn = false;
@@ -258,7 +257,7 @@ impl<C: Channel> KeyAuthority<C> {
             Command::Message(req) => self.on_message(req).await,
             Command::Api(req) => self.on_api(req).await,
             Command::Answer(answer) => {
-                self.on_answer(&answer);
+                self.on_answer(answer);
                 None
             }
             Command::Refuse {
@@ -276,7 +275,12 @@ impl<C: Channel> KeyAuthority<C> {
             Input::Published(msg) => self.on_published(msg).await,
             // the queue ended: this node does not serve the key any more
             Input::Forwarded(None) => Some(Exit::LeaseLost),
-            Input::Forwarded(Some(message)) => self.on_forwarded(&message).await,
+            Input::Forwarded(Some(requests)) => {
+                if let Some(lead) = self.role.lead_mut() {
+                    lead.queue.extend(requests);
+                }
+                None
+            }
         }
     }
 
@@ -328,14 +332,18 @@ impl<C: Channel> KeyAuthority<C> {
         // next authority of the key.
         while self.mailbox.try_recv().is_ok() {}
         self.leave_cluster(matches!(exit, Exit::Expired)).await;
-        if let Exit::LeaseLost = exit {
+        if let Exit::LeaseLost = &exit {
             for (_, mut sub) in self.subs.drain() {
                 sub.sink.end(&self.topic, "the key moved; rejoin");
             }
         }
         let shared = self.settings.scope == Scope::Shared;
         self.node.unregister(&self.topic, shared, &self.me);
-        tracing::debug!(topic = %self.topic, "key authority stopped");
+        let why = match exit {
+            Exit::Expired => "nobody attached",
+            Exit::LeaseLost => "the key moved",
+        };
+        tracing::debug!(topic = %self.topic, node = %self.node.id, "key authority stopped: {why}");
     }
 
     /// Lagging subscribers that have drained get the whole state.

@@ -14,7 +14,7 @@ use crate::channel::{Channel, ChannelError};
 use crate::mailbox::{ApiReply, Command, EventRequest};
 use crate::outbox::Slot;
 use crate::subscriber::{Answer, Delivery, SubId};
-use crate::wire::{self, ApiCall, Refusal, Request, RequestBody};
+use crate::wire::{ApiCall, Refusal, Request, RequestBody};
 use livestate_protocol::PatchOp;
 use serde_json::Value;
 use std::sync::Arc;
@@ -214,24 +214,16 @@ impl<C: Channel> KeyAuthority<C> {
     fn next_forwarded_job(&mut self) -> Option<Job> {
         let lead = self.role.lead_mut()?;
         if lead.queue.is_empty() {
-            let message = lead.requests.try_recv().ok()?;
-            match wire::decode_requests(&message) {
-                Ok(requests) => lead.queue.extend(requests),
-                Err(e) => {
-                    tracing::warn!(topic = %self.topic, "a forwarded message does not decode: {e}")
-                }
-            }
+            let requests = lead.requests.try_recv().ok()?;
+            lead.queue.extend(requests);
+        }
+        // a first attempt of an event joins the group; anything else waits for the run loop
+        let first = lead.queue.front()?;
+        if first.retry || !matches!(first.body, RequestBody::Event { .. }) {
+            return None;
         }
         let request = lead.queue.pop_front()?;
-        match self.remote_job(request.clone()) {
-            Some(job) if job.groupable() => Some(job),
-            _ => {
-                if let Some(lead) = self.role.lead_mut() {
-                    lead.queue.push_front(request);
-                }
-                None
-            }
-        }
+        self.remote_job(request)
     }
 
     /// Run one change, keeping its patch (taken) or undoing it.
@@ -500,6 +492,7 @@ impl<C: Channel> KeyAuthority<C> {
         slot: Option<Slot>,
         reason: &str,
     ) {
+        tracing::debug!(topic = %self.topic, sub, "event refused: {reason}");
         self.state
             .with_whole(&self.topic, |whole| self.subs.whole_to(sub, whole));
         if let Some(s) = self.subs.get_mut(sub) {

@@ -5,7 +5,6 @@
 
 use super::pending::Pending;
 use crate::wire::Request;
-use bytes::Bytes;
 use livestate_backplane::{Backplane, Lease, PresenceEntry, Published};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -43,8 +42,9 @@ pub(super) struct Cluster {
 /// What only the leader has.
 pub(super) struct Lead {
     pub(super) lease: Lease,
-    /// The messages other nodes forward to this one for the key.
-    pub(super) requests: mpsc::Receiver<Bytes>,
+    /// The requests other nodes forward to this one for the key, a message at a time
+    /// (decoded off this task: see `lead`).
+    pub(super) requests: mpsc::Receiver<Vec<Request>>,
     /// Requests of a message taken but not yet run, in order.
     pub(super) queue: VecDeque<Request>,
     /// When the lease was last renewed.
@@ -57,8 +57,9 @@ pub(super) struct Lead {
 pub(super) enum Input {
     /// A published message (`None`: the subscription ended).
     Published(Option<Published>),
-    /// A forwarded message, while leading (`None`: the queue ended, the key moved).
-    Forwarded(Option<Bytes>),
+    /// A forwarded message's requests, while leading (`None`: the queue ended, the key
+    /// moved).
+    Forwarded(Option<Vec<Request>>),
 }
 
 impl Role {
