@@ -7,8 +7,8 @@
 //! group and read for the public.
 //!
 //! Every way a change can enter checks it: a join needs group `read`; a client event needs
-//! the permission its channel maps it to ([`Channel::permissions_for`](crate::Channel::permissions_for),
-//! `write` by default); the server API and HTTP need `read`, `write`, `delete` or `reset`.
+//! the permission its channel's settings give it (`Settings::permissions_for`, `write` by
+//! default, and `Channel::permissions` for a decoded event); the server API and HTTP need `read`, `write`, `delete` or `reset`.
 //! A refusal changes nothing and names the missing permission.
 //!
 //! ```

@@ -51,6 +51,7 @@ pub enum ChangeKind {
 /// Why a call of the server API failed. Nothing changed. [`ApiError::code`] is stable.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "code", content = "detail", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ApiError {
     /// No channel serves the topic.
     #[error("no channel serves {0:?}")]
@@ -85,12 +86,16 @@ pub enum ApiError {
     #[error("{0}")]
     #[serde(rename = "limit_exceeded")]
     Limit(String),
+    /// The channel failed on the server's side (its details are in the server's log).
+    #[error("internal error")]
+    #[serde(rename = "internal_error")]
+    Internal,
 }
 
 impl ApiError {
     /// A stable code: `no_route`, `not_shared`, `unavailable`, `unknown_key`,
     /// `property_not_found`, `permission_denied`, `test_failed`, `bad_request`, `refused`,
-    /// `limit_exceeded`.
+    /// `limit_exceeded`, `internal_error`.
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NoRoute(_) => "no_route",
@@ -103,6 +108,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Refused(_) => "refused",
             ApiError::Limit(_) => "limit_exceeded",
+            ApiError::Internal => "internal_error",
         }
     }
 }
@@ -125,9 +131,11 @@ impl From<ChannelError> for ApiError {
             ChannelError::Patch(ref p) if test_failed(&p.error) => {
                 ApiError::TestFailed(e.to_string())
             }
-            ChannelError::Op(_) | ChannelError::Patch(_) | ChannelError::BadPayload { .. } => {
-                ApiError::BadRequest(e.to_string())
-            }
+            ChannelError::Op(_)
+            | ChannelError::Patch(_)
+            | ChannelError::BadPayload { .. }
+            | ChannelError::BadParams(_) => ApiError::BadRequest(e.to_string()),
+            ChannelError::Internal(_) => ApiError::Internal,
             ChannelError::Refused(_) | ChannelError::UnknownEvent(_) | ChannelError::State(_) => {
                 ApiError::Refused(e.to_string())
             }

@@ -2,63 +2,68 @@
 //!
 //! A channel is LiveState's unit: `init` builds the state for a topic, `handle_event` turns
 //! a client event into a new state, and livestate sends every joiner the state and then
-//! the patches. The one choice LiveState does not offer is [`Scope`]: a `Shared` channel
-//! keeps one state per topic for all its joiners, a `Connection` channel one per join.
+//! the patches. A channel names its client events as a serde type ([`Channel::Event`],
+//! typically an enum whose variants are the events' names, see [`crate::event`]) and its
+//! join params as another ([`Channel::Params`]); the engine decodes both and answers a
+//! client whose event or params do not fit with an error naming the event and the field.
+//! How its keys behave is one value, [`Settings`]: whether joiners share one state
+//! ([`Scope`]), the ACL, the TTL, presence, the state limits, the permissions of events.
 //!
-//! Handlers report failures as values ([`ChannelError`]); the client gets the reason and
-//! the key's state stays as it was before the event.
+//! Handlers report failures as values ([`ChannelError`]): a refusal reaches the client
+//! with its reason and the key's state stays as it was before the event; an internal
+//! failure ([`ChannelError::internal`]) reaches the client as `internal error` and the
+//! server's log with its details.
 //!
 //! ```
 //! use livestate_core::{Channel, ChannelError, Doc, EventContext, JoinContext, Reply};
-//! use serde_json::{json, Value};
+//! use serde::Deserialize;
+//! use serde_json::json;
 //!
 //! struct Counter;
 //!
+//! #[derive(Deserialize)]
+//! #[serde(rename_all = "snake_case")]
+//! enum CounterEvent {
+//!     Increment { by: i64 },
+//!     Reset,
+//! }
+//!
 //! impl Channel for Counter {
 //!     type State = Doc;
+//!     type Event = CounterEvent;
+//!     type Params = serde::de::IgnoredAny;
 //!
-//!     async fn init(&self, _topic: &str, _params: &Value, _ctx: &JoinContext) -> Result<Doc, ChannelError> {
+//!     async fn init(&self, _: &Self::Params, _: &JoinContext) -> Result<Doc, ChannelError> {
 //!         Ok(Doc::new(json!({"count": 0})))
 //!     }
 //!
-//!     async fn handle_event(&self, event: &str, _payload: Value, state: &mut Doc, _ctx: &EventContext)
+//!     async fn handle_event(&self, event: CounterEvent, state: &mut Doc, _: &EventContext)
 //!         -> Result<Reply, ChannelError>
 //!     {
 //!         match event {
-//!             "increment" => { state.increment("/count", 1)?; Ok(Reply::none()) }
-//!             other => Err(ChannelError::unknown_event(other)),
-//!         }
+//!             CounterEvent::Increment { by } => state.increment("/count", by)?,
+//!             CounterEvent::Reset => state.set("/count", 0).map(|()| json!(0))?,
+//!         };
+//!         Ok(Reply::none())
 //!     }
 //! }
 //! ```
 
-use crate::acl::{Acl, Denied, Permission, Permissions};
+use crate::acl::{Denied, Permissions};
 use crate::doc::{OpError, PatchError};
 use crate::pointer::PointerError;
+pub use crate::settings::{DEFAULT_MAX_VERSION, Scope, Settings, Ttl};
 pub use crate::state::LiveState;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A channel callback's result: `Result<T, ChannelError>`.
 pub type Result<T, E = ChannelError> = std::result::Result<T, E>;
 
-/// LiveState's default `max_version`: versions count 0..=1000 and wrap to 0.
-pub const DEFAULT_MAX_VERSION: u64 = 1000;
-
 /// Values attached to a socket or a join: strings to JSON, readable in every callback.
 pub type Assigns = Map<String, Value>;
-
-/// Whether joiners of a topic share one state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Scope {
-    /// One state per topic, one authority for it, every joiner sees the same state.
-    #[default]
-    Shared,
-    /// One state per joined channel, as LiveState does.
-    Connection,
-}
 
 /// A channel: the code behind a topic pattern.
 ///
@@ -70,85 +75,62 @@ pub trait Channel: Send + Sync + 'static {
     /// See [`crate::state`].
     type State: LiveState;
 
-    /// Whether joiners share one state ([`Scope::Shared`], the default) or get one each.
-    fn scope(&self) -> Scope {
-        Scope::Shared
+    /// The client events (`lvs_evt:NAME` with its payload), decoded as serde decodes an
+    /// enum: the name picks the variant (see [`crate::event`]).
+    /// [`AnyEvent`](crate::event::AnyEvent) takes them untyped.
+    type Event: DeserializeOwned + Send + 'static;
+
+    /// The join params (the join's payload). `serde::de::IgnoredAny` ignores them,
+    /// `serde_json::Value` takes them as they come. A key the server API or a message
+    /// starts gets `{}`.
+    type Params: DeserializeOwned + Send + Sync + 'static;
+
+    /// How this channel's keys behave (default: [`Settings::shared`] as it is).
+    fn settings(&self) -> Settings {
+        Settings::default()
     }
 
-    /// Versions wrap to 0 after this (LiveState's `max_version`, default 1000).
-    fn max_version(&self) -> u64 {
-        DEFAULT_MAX_VERSION
-    }
-
-    /// Who may do what to this channel's keys (see [`crate::acl`]; default: the group
-    /// everything, the public read).
-    fn acl(&self) -> Acl {
-        Acl::default()
-    }
-
-    /// The permissions the client event `event` needs (default: write). A channel whose
-    /// events remove or reset things says so here, so the ACL can tell them apart.
-    fn permissions_for(&self, event: &str, payload: &Value) -> Permissions {
-        let _ = (event, payload);
-        Permissions::NONE.with(Permission::Write)
-    }
-
-    /// How long a shared key lives after its last subscriber left (default: the hub's
-    /// TTL, 60 s unless configured).
-    fn ttl(&self) -> Ttl {
-        Ttl::Default
-    }
-
-    /// What this channel's states may become: nesting depth, size as JSON, ops per patch
-    /// (see [`StateLimits`](crate::doc::StateLimits)). `None`, the default: the hub's
-    /// ([`Limits::state`](crate::Limits::state)). A change that would break one is refused
-    /// with an error naming the limit.
-    fn state_limits(&self) -> Option<crate::doc::StateLimits> {
+    /// The permissions this decoded event needs, when they depend on more than its name
+    /// (a patch that removes needs delete, say); `None`, the default: what
+    /// [`Settings::permissions_for`] says for its name (write unless set).
+    fn permissions(&self, event: &Self::Event) -> Option<Permissions> {
+        let _ = event;
         None
     }
 
-    /// Whether joiners get `presence_state` and `presence_diff` (phoenix.js `Presence`):
-    /// who is attached, with what `authorize` tracked ([`JoinContext::track`]).
-    fn presence(&self) -> bool {
-        false
-    }
-
     /// Decide whether this join may proceed; a refusal reaches the client as the join
-    /// error `{"reason": ...}`. May add assigns for this join. Runs on every join.
+    /// error `{"reason": ...}`. May add assigns for this join, and track its presence.
+    /// Runs on every join.
     fn authorize(
         &self,
-        topic: &str,
-        params: &Value,
+        params: &Self::Params,
         ctx: &mut JoinContext,
     ) -> impl Future<Output = Result<(), ChannelError>> + Send {
-        let _ = (topic, params, ctx);
+        let _ = (params, ctx);
         async { Ok(()) }
     }
 
-    /// Build the initial state. For a shared key it runs for the first joiner only (and
-    /// again after the key expired); a failure reaches that joiner as the `error` push
-    /// `{"message": ...}` and the next joiner tries again.
+    /// Build the initial state of the key `ctx.topic`. For a shared key it runs for the
+    /// first joiner only (and again after the key expired); a failure reaches that joiner
+    /// as the `error` push `{"message": ...}` and the next joiner tries again.
     fn init(
         &self,
-        topic: &str,
-        params: &Value,
+        params: &Self::Params,
         ctx: &JoinContext,
     ) -> impl Future<Output = Result<Self::State, ChannelError>> + Send;
 
-    /// Handle the client event `lvs_evt:<event>`. Change `state` in place; return reply
-    /// events for the sender (pushed before the patch). An error leaves the state as it was
-    /// and reaches the sender as `{"reason": ...}`. The default refuses every event
-    /// (`unknown event "..."`), for channels that only show state.
+    /// Handle a client event. Change `state` in place; return reply events for the sender
+    /// (pushed before the patch). An error leaves the state as it was and reaches the
+    /// sender as `{"reason": ...}`. The default refuses every event, for channels that
+    /// only show state.
     fn handle_event(
         &self,
-        event: &str,
-        payload: Value,
+        event: Self::Event,
         state: &mut Self::State,
         ctx: &EventContext,
     ) -> impl Future<Output = Result<Reply, ChannelError>> + Send {
-        let _ = (payload, state, ctx);
-        let refusal = ChannelError::unknown_event(event);
-        async move { Err(refusal) }
+        let _ = (event, state, ctx);
+        async { Err(ChannelError::refused("this channel takes no events")) }
     }
 
     /// Handle a message sent by Rust code or over HTTP, the PubSub case: a background job or
@@ -175,18 +157,6 @@ pub struct MessageContext {
     pub topic: String,
 }
 
-/// How long a key lives after its last subscriber left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Ttl {
-    /// The hub's default ([`Limits::ttl`](crate::Limits::ttl), 60 s).
-    #[default]
-    Default,
-    /// This long.
-    After(Duration),
-    /// Forever: the key's state is kept while the node lives.
-    Never,
-}
-
 /// What a join's callbacks can see and set.
 #[derive(Debug, Clone, Default)]
 pub struct JoinContext {
@@ -202,7 +172,7 @@ pub struct JoinContext {
 
 impl JoinContext {
     /// Show this join in the key's presence under `key` (several joins may share a key:
-    /// one user, two tabs) with `meta`. Only for channels whose [`Channel::presence`] is on.
+    /// one user, two tabs) with `meta`. Only for channels whose [`Settings::presence`] is on.
     pub fn track(&mut self, key: impl Into<String>, meta: impl Into<Value>) {
         self.presence = Some((key.into(), meta.into()));
     }
@@ -265,12 +235,17 @@ impl Reply {
     }
 }
 
-/// Why a channel refused a join or an event. The message reaches the client.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// Why a channel refused a join, an event or a message. Each variant but
+/// [`ChannelError::Internal`] is the caller's to see: its message reaches the client.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum ChannelError {
     /// The application refused, with this reason.
     #[error("{0}")]
     Refused(String),
+    /// The join params do not fit the channel's [`Channel::Params`].
+    #[error("bad join params: {0}")]
+    BadParams(String),
     /// The payload does not have the shape the event needs.
     #[error("bad payload for {event}: {reason}")]
     BadPayload {
@@ -294,6 +269,37 @@ pub enum ChannelError {
     /// The caller lacks a permission.
     #[error(transparent)]
     Denied(#[from] Denied),
+    /// Something failed on the server's side (a database, a service): the client is told
+    /// `internal error`, the server's log gets the details.
+    #[error("internal error")]
+    Internal(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl PartialEq for ChannelError {
+    fn eq(&self, other: &ChannelError) -> bool {
+        use ChannelError::*;
+        match (self, other) {
+            (Refused(a), Refused(b))
+            | (BadParams(a), BadParams(b))
+            | (UnknownEvent(a), UnknownEvent(b)) => a == b,
+            (
+                BadPayload {
+                    event: a,
+                    reason: x,
+                },
+                BadPayload {
+                    event: b,
+                    reason: y,
+                },
+            ) => a == b && x == y,
+            (Op(a), Op(b)) => a == b,
+            (Patch(a), Patch(b)) => a == b,
+            (State(a), State(b)) => a == b,
+            (Denied(a), Denied(b)) => a == b,
+            (Internal(a), Internal(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
 }
 
 impl ChannelError {
@@ -314,6 +320,41 @@ impl ChannelError {
             reason: reason.to_string(),
         }
     }
+
+    /// A failure on the server's side: the client sees `internal error`, the log `e`.
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ChannelError {
+        ChannelError::Internal(Arc::from(e.into()))
+    }
+
+    /// Whether it is the server's failure (not the caller's).
+    pub fn is_internal(&self) -> bool {
+        matches!(self, ChannelError::Internal(_))
+    }
+}
+
+impl From<crate::event::EventError> for ChannelError {
+    fn from(e: crate::event::EventError) -> ChannelError {
+        match e {
+            crate::event::EventError::UnknownEvent(name) => ChannelError::UnknownEvent(name),
+            crate::event::EventError::BadPayload { event, reason } => {
+                ChannelError::BadPayload { event, reason }
+            }
+        }
+    }
+}
+
+/// Decode join params (`{}` for a key started without a join) into `P`, naming the field
+/// that does not fit.
+pub fn decode_params<P: DeserializeOwned>(params: &Value) -> Result<P, ChannelError> {
+    serde_path_to_error::deserialize(params).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        ChannelError::BadParams(if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        })
+    })
 }
 
 impl From<PointerError> for ChannelError {

@@ -20,11 +20,10 @@
 //! With presence on, a join with params `{"presence": {"key": "ann", "meta": {...}}}` shows
 //! in the doc's presence under that key.
 
-use crate::acl::{Acl, Permission, Permissions};
-use crate::channel::{
-    Channel, ChannelError, EventContext, JoinContext, Reply, Ttl, decode_payload,
-};
+use crate::acl::{Acl, Permission, Permissions, patch_permissions};
+use crate::channel::{Channel, ChannelError, EventContext, JoinContext, Reply};
 use crate::doc::{Doc, StateLimits, empty_object};
+use crate::settings::{Settings, Ttl};
 use livestate_protocol::PatchOp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -33,11 +32,7 @@ use serde_json::Value;
 #[derive(Debug, Clone)]
 pub struct DocChannel {
     initial: Value,
-    acl: Acl,
-    ttl: Ttl,
-    max_version: u64,
-    presence: bool,
-    limits: Option<StateLimits>,
+    settings: Settings,
 }
 
 impl Default for DocChannel {
@@ -49,72 +44,77 @@ impl Default for DocChannel {
 impl DocChannel {
     /// Documents that start as `initial` (and go back to it on `reset`).
     pub fn new(initial: Value) -> DocChannel {
+        let only = |p| Permissions::NONE.with(p);
         DocChannel {
             initial,
-            acl: Acl::default(),
-            ttl: Ttl::Default,
-            max_version: crate::channel::DEFAULT_MAX_VERSION,
-            presence: false,
-            limits: None,
+            settings: Settings::shared()
+                .permission("delete", only(Permission::Delete))
+                .permission("reset", only(Permission::Reset)),
         }
     }
 
     /// With this ACL (default: group all, public read).
     pub fn acl(mut self, acl: Acl) -> DocChannel {
-        self.acl = acl;
+        self.settings = self.settings.acl(acl);
         self
     }
 
     /// With this TTL (default: the hub's).
     pub fn ttl(mut self, ttl: Ttl) -> DocChannel {
-        self.ttl = ttl;
+        self.settings = self.settings.ttl(ttl);
         self
     }
 
     /// With this `max_version` (default 1000).
     pub fn max_version(mut self, max_version: u64) -> DocChannel {
-        self.max_version = max_version;
+        self.settings = self.settings.max_version(max_version);
         self
     }
 
     /// With presence on or off (default off).
     pub fn presence(mut self, on: bool) -> DocChannel {
-        self.presence = on;
+        self.settings = self.settings.presence(on);
         self
     }
 
     /// With these state limits (default: the hub's).
     pub fn limits(mut self, limits: StateLimits) -> DocChannel {
-        self.limits = Some(limits);
+        self.settings = self.settings.limits(limits);
         self
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Put {
-    path: String,
-    value: Value,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Path {
-    path: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Patch {
-    ops: Vec<PatchOp>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Increment {
-    path: String,
-    #[serde(default = "one")]
-    by: i64,
+/// The events of a `doc:` topic.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum DocEvent {
+    /// Set the value at `path`.
+    Put {
+        /// A JSON Pointer.
+        path: String,
+        /// The value.
+        value: Value,
+    },
+    /// Remove the value at `path`.
+    Delete {
+        /// A JSON Pointer.
+        path: String,
+    },
+    /// Apply an RFC 6902 patch atomically.
+    Patch {
+        /// Its ops.
+        ops: Vec<PatchOp>,
+    },
+    /// Add `by` (default 1) to the number at `path`.
+    Increment {
+        /// A JSON Pointer.
+        path: String,
+        /// How much.
+        #[serde(default = "one")]
+        by: i64,
+    },
+    /// Back to the initial document.
+    Reset,
 }
 
 fn one() -> i64 {
@@ -123,48 +123,24 @@ fn one() -> i64 {
 
 impl Channel for DocChannel {
     type State = Doc;
+    type Event = DocEvent;
+    /// Read leniently: `{"presence": {"key": ..., "meta": ...}}` when presence is on.
+    type Params = Value;
 
-    fn max_version(&self) -> u64 {
-        self.max_version
+    fn settings(&self) -> Settings {
+        self.settings.clone()
     }
 
-    fn acl(&self) -> Acl {
-        self.acl
-    }
-
-    fn ttl(&self) -> Ttl {
-        self.ttl
-    }
-
-    fn presence(&self) -> bool {
-        self.presence
-    }
-
-    fn state_limits(&self) -> Option<StateLimits> {
-        self.limits
-    }
-
-    fn permissions_for(&self, event: &str, payload: &Value) -> Permissions {
-        let only = |p| Permissions::NONE.with(p);
+    fn permissions(&self, event: &DocEvent) -> Option<Permissions> {
         match event {
-            "delete" => only(Permission::Delete),
-            "reset" => only(Permission::Reset),
-            "patch" => match serde_json::from_value::<Vec<PatchOp>>(payload["ops"].clone()) {
-                Ok(ops) => crate::acl::patch_permissions(&ops),
-                // a patch that does not decode is refused by the handler with the reason
-                Err(_) => only(Permission::Write),
-            },
-            _ => only(Permission::Write),
+            // a patch that removes or moves needs delete too
+            DocEvent::Patch { ops } => Some(patch_permissions(ops)),
+            _ => None,
         }
     }
 
-    async fn authorize(
-        &self,
-        _topic: &str,
-        params: &Value,
-        ctx: &mut JoinContext,
-    ) -> Result<(), ChannelError> {
-        if self.presence {
+    async fn authorize(&self, params: &Value, ctx: &mut JoinContext) -> Result<(), ChannelError> {
+        if self.settings.presence {
             if let Some(key) = params["presence"]["key"].as_str() {
                 let meta = params["presence"]
                     .get("meta")
@@ -183,41 +159,22 @@ impl Channel for DocChannel {
         Ok(())
     }
 
-    async fn init(
-        &self,
-        _topic: &str,
-        _params: &Value,
-        _ctx: &JoinContext,
-    ) -> Result<Doc, ChannelError> {
+    async fn init(&self, _params: &Value, _ctx: &JoinContext) -> Result<Doc, ChannelError> {
         Ok(Doc::new(self.initial.clone()))
     }
 
     async fn handle_event(
         &self,
-        event: &str,
-        payload: Value,
+        event: DocEvent,
         doc: &mut Doc,
         _ctx: &EventContext,
     ) -> Result<Reply, ChannelError> {
         match event {
-            "put" => {
-                let Put { path, value } = decode_payload(event, payload)?;
-                doc.set(&path, value)?;
-            }
-            "delete" => {
-                let Path { path } = decode_payload(event, payload)?;
-                doc.remove(&path)?;
-            }
-            "patch" => {
-                let Patch { ops } = decode_payload(event, payload)?;
-                doc.apply(&ops)?;
-            }
-            "increment" => {
-                let Increment { path, by } = decode_payload(event, payload)?;
-                doc.increment(&path, by)?;
-            }
-            "reset" => doc.replace_all(self.initial.clone())?,
-            other => return Err(ChannelError::unknown_event(other)),
+            DocEvent::Put { path, value } => doc.set(&path, value)?,
+            DocEvent::Delete { path } => doc.remove(&path).map(drop)?,
+            DocEvent::Patch { ops } => doc.apply(&ops)?,
+            DocEvent::Increment { path, by } => doc.increment(&path, by).map(drop)?,
+            DocEvent::Reset => doc.replace_all(self.initial.clone())?,
         }
         Ok(Reply::none())
     }

@@ -16,7 +16,9 @@
 //! Modules, in the order they build on each other:
 //! - [`doc`], [`state`], [`mod@pointer`]: the documents (re-exported from `livestate-doc`).
 //! - [`acl`]: who may read, write, delete or reset a key (group vs public callers).
+//! - [`settings`]: [`Settings`], how a channel's keys behave.
 //! - [`channel`]: the [`Channel`] trait applications implement, with its contexts and errors.
+//! - [`event`]: typed client events, decoded from LiveState's `lvs_evt:NAME`.
 //! - [`doc_channel`]: [`DocChannel`], the built-in channel for `doc:` topics.
 //! - [`outbox`]: [`Outbox`], a socket's bounded queue of frames, and what lagging means.
 //! - [`token`]: signed tokens with an expiry (as `Phoenix.Token`).
@@ -41,6 +43,7 @@ pub mod api;
 mod calls;
 pub mod channel;
 pub mod doc_channel;
+pub mod event;
 pub mod hub;
 mod key;
 mod limits;
@@ -49,6 +52,7 @@ pub mod outbox;
 mod registry;
 mod routes;
 pub mod session;
+pub mod settings;
 mod subscriber;
 pub mod testing;
 pub mod token;
@@ -60,7 +64,6 @@ pub use livestate_backplane as backplane;
 
 pub use channel::{
     Assigns, Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, Result,
-    Scope, Ttl,
 };
 pub use doc::{Doc, StateLimits};
 pub use doc_channel::DocChannel;
@@ -68,4 +71,5 @@ pub use hub::{Hub, HubBuilder};
 pub use limits::Limits;
 pub use outbox::{Outbox, OutboxReceiver};
 pub use session::{Close, Session};
+pub use settings::{Scope, Settings, Ttl};
 pub use state::{LiveState, Tracked};

@@ -22,7 +22,7 @@ pub struct Limits {
     /// How often an authority checks whether a lagging socket has drained (default 50 ms).
     pub resync_interval: Duration,
     /// What a key's state may become, for channels that do not set their own
-    /// ([`Channel::state_limits`](crate::Channel::state_limits)).
+    /// (their [`Settings::limits`](crate::Settings::limits)).
     pub state: livestate_doc::StateLimits,
 }
 

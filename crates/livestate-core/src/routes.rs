@@ -2,10 +2,11 @@
 //! [`ErasedChannel`] so channels of different state types fit one table.
 
 use crate::acl::Acl;
-use crate::channel::{Channel, ChannelError, JoinContext, Scope};
+use crate::channel::{Channel, ChannelError, JoinContext, Scope, decode_params};
 use crate::key;
 use crate::mailbox::KeyHandle;
 use crate::registry::Node;
+use crate::settings::Settings;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -51,16 +52,24 @@ impl Routes {
     /// Serve topics matching `pattern` with `channel`.
     ///
     /// # Panics
-    /// When `pattern` is already routed: a misconfiguration found at start-up.
+    /// When `pattern` is already routed, or the channel's settings contradict each other:
+    /// misconfigurations found at start-up.
     pub(crate) fn add<C: Channel>(&mut self, pattern: &str, channel: C) {
-        let pattern = Pattern::parse(pattern);
+        let settings = channel.settings();
+        if let Err(e) = settings.validate() {
+            panic!("livestate: the settings of the channel routed at {pattern:?}: {e}");
+        }
+        let parsed = Pattern::parse(pattern);
         assert!(
-            !self.routes.iter().any(|r| r.pattern == pattern),
+            !self.routes.iter().any(|r| r.pattern == parsed),
             "livestate: the topic pattern {pattern:?} is routed twice"
         );
         self.routes.push(Route {
-            pattern,
-            channel: Arc::new(Erased(Arc::new(channel))),
+            pattern: parsed,
+            channel: Arc::new(Erased {
+                channel: Arc::new(channel),
+                settings,
+            }),
         });
     }
 
@@ -95,19 +104,23 @@ pub(crate) trait ErasedChannel: Send + Sync + 'static {
     fn spawn(&self, node: Arc<Node>, topic: String, scope: Scope) -> KeyHandle;
 }
 
-struct Erased<C>(Arc<C>);
+/// A channel and its settings, taken once.
+struct Erased<C> {
+    channel: Arc<C>,
+    settings: Settings,
+}
 
 impl<C: Channel> ErasedChannel for Erased<C> {
     fn scope(&self) -> Scope {
-        self.0.scope()
+        self.settings.scope
     }
 
     fn acl(&self) -> Acl {
-        self.0.acl()
+        self.settings.acl
     }
 
     fn max_version(&self) -> u64 {
-        self.0.max_version()
+        self.settings.max_version
     }
 
     fn authorize<'a>(
@@ -116,11 +129,17 @@ impl<C: Channel> ErasedChannel for Erased<C> {
         params: &'a Value,
         ctx: &'a mut JoinContext,
     ) -> BoxFuture<'a, Result<(), ChannelError>> {
+        let _ = topic;
         Box::pin(async move {
-            match AssertUnwindSafe(self.0.authorize(topic, params, ctx))
+            let params = decode_params::<C::Params>(params)?;
+            match AssertUnwindSafe(self.channel.authorize(&params, ctx))
                 .catch_unwind()
                 .await
             {
+                Ok(Err(ChannelError::Internal(e))) => {
+                    tracing::error!(topic = %ctx.topic, "authorize failed: {e}");
+                    Err(ChannelError::Internal(e))
+                }
                 Ok(result) => result,
                 Err(_) => Err(ChannelError::refused("authorization failed")),
             }
@@ -128,7 +147,7 @@ impl<C: Channel> ErasedChannel for Erased<C> {
     }
 
     fn spawn(&self, node: Arc<Node>, topic: String, scope: Scope) -> KeyHandle {
-        key::spawn(self.0.clone(), node, topic, scope)
+        key::spawn(self.channel.clone(), node, topic, scope)
     }
 }
 

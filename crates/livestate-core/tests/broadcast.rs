@@ -4,9 +4,10 @@
 use livestate_core::api::ApiError;
 use livestate_core::backplane::Backplane;
 use livestate_core::backplane::memory::MemoryCluster;
+use livestate_core::event::AnyEvent;
 use livestate_core::testing::{TestChannel, TestError};
 use livestate_core::{
-    Channel, ChannelError, Doc, DocChannel, Hub, JoinContext, MessageContext, Scope,
+    Channel, ChannelError, Doc, DocChannel, Hub, JoinContext, MessageContext, Settings,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -18,12 +19,14 @@ struct News;
 
 impl Channel for News {
     type State = Doc;
+    type Event = AnyEvent;
+    type Params = Value;
 
-    fn scope(&self) -> Scope {
-        Scope::Connection
+    fn settings(&self) -> Settings {
+        Settings::connection()
     }
 
-    async fn init(&self, _: &str, params: &Value, _: &JoinContext) -> Result<Doc, ChannelError> {
+    async fn init(&self, params: &Value, _: &JoinContext) -> Result<Doc, ChannelError> {
         if params["fail"] == json!(true) {
             return Err(ChannelError::refused("no news for you"));
         }

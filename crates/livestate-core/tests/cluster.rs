@@ -15,41 +15,51 @@ use std::time::Duration;
 /// A counter whose `echo` event replies to the sender, and `refuse` is refused.
 struct Counter;
 
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CounterEvent {
+    Increment,
+    Echo,
+    Refuse,
+    Slow,
+    Boom,
+}
+
 impl Channel for Counter {
     type State = Doc;
-    async fn init(&self, _: &str, params: &Value, _: &JoinContext) -> Result<Doc, ChannelError> {
+    type Event = CounterEvent;
+    type Params = Value;
+    async fn init(&self, params: &Value, _: &JoinContext) -> Result<Doc, ChannelError> {
         Ok(Doc::new(json!({"count": 0, "by": params["who"].clone()})))
     }
     async fn handle_event(
         &self,
-        event: &str,
-        _: Value,
+        event: CounterEvent,
         doc: &mut Doc,
         ctx: &EventContext,
     ) -> Result<Reply, ChannelError> {
         match event {
-            "increment" => {
+            CounterEvent::Increment => {
                 doc.increment("/count", 1)?;
                 Ok(Reply::none())
             }
-            "echo" => {
+            CounterEvent::Echo => {
                 doc.increment("/count", 1)?;
                 Ok(Reply::event("echoed", json!({"user": ctx.get("user")})))
             }
-            "refuse" => {
+            CounterEvent::Refuse => {
                 doc.increment("/count", 100)?;
                 Err(ChannelError::refused("no, thanks"))
             }
-            "slow" => {
+            CounterEvent::Slow => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 doc.increment("/count", 1)?;
                 Ok(Reply::none())
             }
-            "boom" => {
+            CounterEvent::Boom => {
                 doc.increment("/count", 1000)?;
                 panic!("boom");
             }
-            other => Err(ChannelError::unknown_event(other)),
         }
     }
 }

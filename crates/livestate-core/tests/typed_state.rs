@@ -4,8 +4,8 @@
 use livestate_core::testing::{TestChannel, TestError};
 use livestate_core::{
     Channel, ChannelError, EventContext, Hub, JoinContext, MessageContext, Reply,
-    channel::decode_payload,
 };
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -21,53 +21,48 @@ struct Todo {
 }
 
 #[derive(Deserialize)]
-struct Add {
-    text: String,
-}
-
-#[derive(Deserialize)]
-struct Toggle {
-    index: usize,
+#[serde(rename_all = "snake_case")]
+enum TodoEvent {
+    AddTodo { text: String },
+    Toggle { index: usize },
+    ClearThenFail,
+    ClearThenPanic,
 }
 
 struct TodoChannel;
 
 impl Channel for TodoChannel {
     type State = Todos;
+    type Event = TodoEvent;
+    type Params = IgnoredAny;
 
-    async fn init(&self, _: &str, _: &Value, _: &JoinContext) -> Result<Todos, ChannelError> {
+    async fn init(&self, _: &IgnoredAny, _: &JoinContext) -> Result<Todos, ChannelError> {
         Ok(Todos::default())
     }
 
     async fn handle_event(
         &self,
-        event: &str,
-        payload: Value,
+        event: TodoEvent,
         state: &mut Todos,
         _: &EventContext,
     ) -> Result<Reply, ChannelError> {
         match event {
-            "add_todo" => {
-                let Add { text } = decode_payload(event, payload)?;
-                state.todos.push(Todo { text, done: false });
-            }
-            "toggle" => {
-                let Toggle { index } = decode_payload(event, payload)?;
+            TodoEvent::AddTodo { text } => state.todos.push(Todo { text, done: false }),
+            TodoEvent::Toggle { index } => {
                 let todo = state
                     .todos
                     .get_mut(index)
                     .ok_or_else(|| ChannelError::refused(format!("no todo {index}")))?;
                 todo.done = !todo.done;
             }
-            "clear_then_fail" => {
+            TodoEvent::ClearThenFail => {
                 state.todos.clear();
                 return Err(ChannelError::refused("changed my mind"));
             }
-            "clear_then_panic" => {
+            TodoEvent::ClearThenPanic => {
                 state.todos.clear();
                 panic!("on purpose");
             }
-            other => return Err(ChannelError::unknown_event(other)),
         }
         Ok(Reply::none())
     }
@@ -138,7 +133,7 @@ async fn undecodable_payloads_name_the_field() -> Result<(), TestError> {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("bad payload for toggle: invalid type: string \"zero\""),
+            .contains("bad payload for toggle: index: invalid type: string \"zero\""),
         "{err}"
     );
     Ok(())

@@ -32,6 +32,7 @@
 //! | 404 | `unknown_key`, `property_not_found`, `no_route` |
 //! | 409 | `test_failed` (a `test` op of a patch) |
 //! | 413 | `too_large` (a body over the frame size limit, 1 MiB by default), `limit_exceeded` (the change would break a state limit: depth, size, values, ops per patch) |
+//! | 500 | `internal_error` (the channel failed on the server's side; details in the server's log) |
 //! | 415 | `unsupported_media_type` (a state-changing request without a JSON content type) |
 //! | 422 | `refused` (the channel's `init` or `handle_message` refused) |
 //! | 503 | `unavailable` |
@@ -91,6 +92,8 @@ impl From<ApiError> for HttpError {
             ApiError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Limit(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            // an error this version does not know is the server's
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         HttpError::new(status, e.code(), e.to_string())
     }

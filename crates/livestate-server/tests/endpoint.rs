@@ -4,23 +4,26 @@
 use anyhow::Result;
 use axum::Router;
 use axum::routing::get;
+use livestate_core::event::AnyEvent;
 use livestate_core::{Assigns, Channel, ChannelError, Doc, EventContext, JoinContext, Reply};
 use livestate_server::{ConnectRefused, Endpoint};
 use livestate_testkit::{Client, TestServer, http};
-use serde_json::{Value, json};
+use serde::de::IgnoredAny;
+use serde_json::json;
 
 /// A channel that tells the sender what its socket assigns say.
 struct WhoAmI;
 
 impl Channel for WhoAmI {
     type State = Doc;
-    async fn init(&self, _: &str, _: &Value, ctx: &JoinContext) -> Result<Doc, ChannelError> {
+    type Event = AnyEvent;
+    type Params = IgnoredAny;
+    async fn init(&self, _: &IgnoredAny, ctx: &JoinContext) -> Result<Doc, ChannelError> {
         Ok(Doc::new(json!({"first_joiner": ctx.get("user")})))
     }
     async fn handle_event(
         &self,
-        _: &str,
-        _: Value,
+        _: AnyEvent,
         _: &mut Doc,
         ctx: &EventContext,
     ) -> Result<Reply, ChannelError> {

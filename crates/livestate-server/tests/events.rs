@@ -286,7 +286,7 @@ async fn a_handler_error_names_the_missing_field() -> Result<()> {
         (
             "put",
             json!({"path": 5, "value": 1}),
-            "bad payload for put: invalid type: integer `5`, expected a string",
+            "bad payload for put: path: invalid type: integer `5`, expected a string",
         ),
         ("delete", json!({"path": "/nope"}), "no value at /nope"),
         (
@@ -305,6 +305,16 @@ async fn a_handler_error_names_the_missing_field() -> Result<()> {
             "no value at /missing",
         ),
         ("rename", json!({}), "unknown event \"rename\""),
+        (
+            "put",
+            json!({"path": "/a", "value": 1, "colour": "red"}),
+            "bad payload for put: colour: unknown field `colour`, expected `path` or `value`",
+        ),
+        (
+            "patch",
+            json!({"ops": [{"op": "add", "path": "/a", "value": 1}, {"op": "remove", "path": 3}]}),
+            "bad payload for patch: ops[1]: invalid type: integer `3`, expected a string",
+        ),
     ];
     for (event, payload, reason) in cases {
         let r = c.push_event(&jr, "doc:fields", event, payload).await?;

@@ -13,6 +13,8 @@
 use anyhow::{Result, ensure};
 use livestate_core::acl::{Acl, Permissions};
 use livestate_core::api::ApiError;
+use livestate_core::event::AnyEvent;
+use livestate_core::settings::Settings;
 use livestate_core::{
     Channel, ChannelError, DocChannel, EventContext, Hub, JoinContext, Limits, MessageContext,
     Reply, StateLimits,
@@ -22,6 +24,7 @@ use livestate_testkit::channels::test_hub;
 use livestate_testkit::client::reply_status;
 use livestate_testkit::http::{self, Response};
 use livestate_testkit::{Client, Frame, TestServer};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -70,16 +73,14 @@ impl NotesChannel {
 
 impl Channel for NotesChannel {
     type State = Notes;
+    type Event = AnyEvent;
+    type Params = IgnoredAny;
 
-    fn acl(&self) -> Acl {
-        open()
+    fn settings(&self) -> Settings {
+        Settings::shared().acl(open()).limits(SMALL)
     }
 
-    fn state_limits(&self) -> Option<StateLimits> {
-        Some(SMALL)
-    }
-
-    async fn init(&self, _: &str, _: &Value, _: &JoinContext) -> Result<Notes, ChannelError> {
+    async fn init(&self, _: &IgnoredAny, _: &JoinContext) -> Result<Notes, ChannelError> {
         Ok(Notes {
             items: vec!["first".into()],
             nest: Value::Null,
@@ -88,12 +89,12 @@ impl Channel for NotesChannel {
 
     async fn handle_event(
         &self,
-        event: &str,
-        payload: Value,
+        event: AnyEvent,
         state: &mut Notes,
         _: &EventContext,
     ) -> Result<Reply, ChannelError> {
-        match event {
+        let payload = event.payload;
+        match event.name.as_str() {
             "grow" => NotesChannel::grow(state, &payload),
             "nest" => {
                 for _ in 0..payload["levels"].as_u64().unwrap_or(1) {

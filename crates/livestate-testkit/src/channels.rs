@@ -18,10 +18,14 @@
 //! `{"path": "/a", "value": ...}`, which set that value; any other message is refused.
 
 use livestate_core::acl::{Acl, Permissions};
+use livestate_core::doc_channel::DocEvent;
+use livestate_core::event::{AnyEvent, decode_event};
 use livestate_core::{
     Channel, ChannelError, Doc, DocChannel, EventContext, HubBuilder, JoinContext, MessageContext,
-    Reply, Scope,
+    Reply, Scope, Settings,
 };
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -103,52 +107,53 @@ impl TestDoc {
 
 impl Channel for TestDoc {
     type State = Doc;
+    /// Untyped: `boom` and `sleep`, and the `doc:` events.
+    type Event = AnyEvent;
+    type Params = Value;
 
-    fn scope(&self) -> Scope {
-        self.scope
+    fn settings(&self) -> Settings {
+        let settings = match self.scope {
+            Scope::Shared => Settings::shared(),
+            Scope::Connection => Settings::connection(),
+        };
+        settings.acl(self.acl)
     }
 
-    fn acl(&self) -> Acl {
-        self.acl
-    }
-
-    async fn init(
-        &self,
-        topic: &str,
-        params: &Value,
-        ctx: &JoinContext,
-    ) -> Result<Doc, ChannelError> {
+    async fn init(&self, params: &Value, ctx: &JoinContext) -> Result<Doc, ChannelError> {
         if self.failing_init {
             return if params["ok"] == json!(true) {
                 Ok(Doc::new(json!({"ok": true})))
             } else {
-                Err(ChannelError::refused(format!("init failed for {topic}")))
+                Err(ChannelError::refused(format!(
+                    "init failed for {}",
+                    ctx.topic
+                )))
             };
         }
-        DocChannel::default().init(topic, params, ctx).await
+        DocChannel::default().init(params, ctx).await
     }
 
     async fn handle_event(
         &self,
-        event: &str,
-        payload: Value,
+        event: AnyEvent,
         state: &mut Doc,
         ctx: &EventContext,
     ) -> Result<Reply, ChannelError> {
-        match event {
+        match event.name.as_str() {
             "boom" if self.panic_on_boom => {
                 state.set("/half_done", true)?;
                 panic!("boom, on purpose");
             }
             "sleep" if self.sleep_event => {
-                let ms = payload["ms"].as_u64().unwrap_or(100);
+                let ms = event.payload["ms"].as_u64().unwrap_or(100);
                 state.set("/slept", ms)?;
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 Ok(Reply::none())
             }
-            _ => {
+            name => {
+                let doc_event = decode_event::<DocEvent>(name, &event.payload)?;
                 DocChannel::default()
-                    .handle_event(event, payload, state, ctx)
+                    .handle_event(doc_event, state, ctx)
                     .await
             }
         }
@@ -176,37 +181,47 @@ pub struct Counter {
     pub max_version: u64,
 }
 
+/// The counter's events.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterEvent {
+    /// Add one.
+    Increment,
+    /// Change nothing.
+    Noop,
+    /// Reply with the count.
+    Echo,
+}
+
 impl Channel for Counter {
     type State = Doc;
-    fn max_version(&self) -> u64 {
-        self.max_version
+    type Event = CounterEvent;
+    type Params = IgnoredAny;
+
+    fn settings(&self) -> Settings {
+        Settings::shared().max_version(self.max_version)
     }
-    async fn init(
-        &self,
-        _topic: &str,
-        _params: &Value,
-        _ctx: &JoinContext,
-    ) -> Result<Doc, ChannelError> {
+
+    async fn init(&self, _: &IgnoredAny, _: &JoinContext) -> Result<Doc, ChannelError> {
         Ok(Doc::new(json!({"count": 0})))
     }
+
     async fn handle_event(
         &self,
-        event: &str,
-        _payload: Value,
+        event: CounterEvent,
         state: &mut Doc,
         _ctx: &EventContext,
     ) -> Result<Reply, ChannelError> {
         match event {
-            "increment" => {
+            CounterEvent::Increment => {
                 state.increment("/count", 1)?;
                 Ok(Reply::none())
             }
-            "noop" => Ok(Reply::none()),
-            "echo" => Ok(Reply::event(
+            CounterEvent::Noop => Ok(Reply::none()),
+            CounterEvent::Echo => Ok(Reply::event(
                 "echoed",
                 json!({"count": state.value()["count"]}),
             )),
-            other => Err(ChannelError::unknown_event(other)),
         }
     }
 }
@@ -214,38 +229,54 @@ impl Channel for Counter {
 /// Joins need `"token": "secret"`; the join's `user` param becomes an assign.
 pub struct Authorized;
 
+/// What an [`Authorized`] join sends.
+#[derive(Deserialize)]
+pub struct AuthParams {
+    /// Must be `"secret"`.
+    #[serde(default)]
+    token: Option<String>,
+    /// Who joins.
+    #[serde(default)]
+    user: Value,
+}
+
+/// The events of [`Authorized`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthEvent {
+    /// Reply with the join's user.
+    Whoami,
+}
+
 impl Channel for Authorized {
     type State = Doc;
+    type Event = AuthEvent;
+    type Params = AuthParams;
+
     async fn authorize(
         &self,
-        _topic: &str,
-        params: &Value,
+        params: &AuthParams,
         ctx: &mut JoinContext,
     ) -> Result<(), ChannelError> {
-        if params["token"] != json!("secret") {
+        if params.token.as_deref() != Some("secret") {
             return Err(ChannelError::refused("unauthorized"));
         }
-        ctx.assign("user", params["user"].clone());
+        ctx.assign("user", params.user.clone());
         Ok(())
     }
-    async fn init(
-        &self,
-        _topic: &str,
-        _params: &Value,
-        _ctx: &JoinContext,
-    ) -> Result<Doc, ChannelError> {
+
+    async fn init(&self, _: &AuthParams, _: &JoinContext) -> Result<Doc, ChannelError> {
         Ok(Doc::new(json!({})))
     }
+
     async fn handle_event(
         &self,
-        event: &str,
-        _payload: Value,
+        event: AuthEvent,
         _state: &mut Doc,
         ctx: &EventContext,
     ) -> Result<Reply, ChannelError> {
         match event {
-            "whoami" => Ok(Reply::event("you_are", json!({"user": ctx.get("user")}))),
-            other => Err(ChannelError::unknown_event(other)),
+            AuthEvent::Whoami => Ok(Reply::event("you_are", json!({"user": ctx.get("user")}))),
         }
     }
 }

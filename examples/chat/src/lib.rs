@@ -13,11 +13,11 @@
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use livestate_core::channel::decode_payload;
-use livestate_core::{Channel, ChannelError, Doc, EventContext, JoinContext, Reply, Ttl};
+use livestate_core::{Channel, ChannelError, Doc, EventContext, JoinContext, Reply, Settings, Ttl};
 use livestate_server::Endpoint;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::de::IgnoredAny;
+use serde_json::json;
 use std::time::Duration;
 
 /// How many messages a room keeps.
@@ -32,44 +32,47 @@ pub const ROOM_TTL: Duration = Duration::from_secs(3600);
 /// The channel behind `chat:*`: `{"messages": [{"name": ..., "text": ...}, ...]}`.
 pub struct ChatChannel;
 
+/// What pages send to a room.
 #[derive(Deserialize)]
-struct Post {
-    name: String,
-    text: String,
+#[serde(rename_all = "snake_case")]
+pub enum ChatEvent {
+    /// `pushEvent("post", {name, text})`.
+    Post {
+        /// Who posts.
+        name: String,
+        /// What.
+        text: String,
+    },
 }
 
 impl Channel for ChatChannel {
     type State = Doc;
+    type Event = ChatEvent;
+    type Params = IgnoredAny;
 
-    fn ttl(&self) -> Ttl {
-        Ttl::After(ROOM_TTL)
+    fn settings(&self) -> Settings {
+        Settings::shared().ttl(Ttl::After(ROOM_TTL))
     }
 
-    async fn init(&self, _: &str, _: &Value, _: &JoinContext) -> Result<Doc, ChannelError> {
+    async fn init(&self, _: &IgnoredAny, _: &JoinContext) -> Result<Doc, ChannelError> {
         Ok(Doc::new(json!({"messages": []})))
     }
 
     async fn handle_event(
         &self,
-        event: &str,
-        payload: Value,
+        event: ChatEvent,
         doc: &mut Doc,
         _: &EventContext,
     ) -> Result<Reply, ChannelError> {
-        match event {
-            "post" => {
-                let Post { name, text } = decode_payload(event, payload)?;
-                let (name, text) = (name.trim(), text.trim());
-                check("name", name, MAX_NAME)?;
-                check("text", text, MAX_TEXT)?;
-                doc.append("/messages", json!({"name": name, "text": text}))?;
-                if doc.get("/messages")?.as_array().map_or(0, Vec::len) > HISTORY {
-                    doc.remove("/messages/0")?;
-                }
-                Ok(Reply::none())
-            }
-            _ => Err(ChannelError::unknown_event(event)),
+        let ChatEvent::Post { name, text } = event;
+        let (name, text) = (name.trim(), text.trim());
+        check("name", name, MAX_NAME)?;
+        check("text", text, MAX_TEXT)?;
+        doc.append("/messages", json!({"name": name, "text": text}))?;
+        if doc.get("/messages")?.as_array().map_or(0, Vec::len) > HISTORY {
+            doc.remove("/messages/0")?;
         }
+        Ok(Reply::none())
     }
 }
 

@@ -6,7 +6,7 @@
 //! answered with `errors` in the state (the page shows them beside the fields); a valid one
 //! is inserted and `contacts` is read again from the database.
 //!
-//! Each join has its own state ([`Scope::Connection`], as in LiveState), since the errors
+//! Each join has its own state ([`Settings::connection`], as in LiveState), since the errors
 //! belong to whoever submitted; the list is read from the database on join and after each
 //! insert.
 //!
@@ -16,12 +16,11 @@
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use livestate_core::channel::decode_payload;
-use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply, Scope};
+use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply, Settings};
 use livestate_server::Endpoint;
 use rusqlite::Connection;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -52,20 +51,29 @@ pub struct ContactsChannel {
     pub db: Db,
 }
 
+/// What the form sends.
 #[derive(Deserialize)]
-struct AddContact {
-    name: String,
-    email: String,
+#[serde(rename_all = "snake_case")]
+pub enum ContactEvent {
+    /// Submitting the form.
+    AddContact {
+        /// The name field.
+        name: String,
+        /// The email field.
+        email: String,
+    },
 }
 
 impl Channel for ContactsChannel {
     type State = ContactForm;
+    type Event = ContactEvent;
+    type Params = IgnoredAny;
 
-    fn scope(&self) -> Scope {
-        Scope::Connection
+    fn settings(&self) -> Settings {
+        Settings::connection()
     }
 
-    async fn init(&self, _: &str, _: &Value, _: &JoinContext) -> Result<ContactForm, ChannelError> {
+    async fn init(&self, _: &IgnoredAny, _: &JoinContext) -> Result<ContactForm, ChannelError> {
         let contacts = self.db.all().await?;
         Ok(ContactForm {
             contacts,
@@ -75,24 +83,18 @@ impl Channel for ContactsChannel {
 
     async fn handle_event(
         &self,
-        event: &str,
-        payload: Value,
+        event: ContactEvent,
         form: &mut ContactForm,
         _: &EventContext,
     ) -> Result<Reply, ChannelError> {
-        match event {
-            "add_contact" => {
-                let AddContact { name, email } = decode_payload(event, payload)?;
-                let (name, email) = (name.trim().to_owned(), email.trim().to_owned());
-                form.errors = validate(&name, &email);
-                if form.errors.is_empty() {
-                    self.db.insert(name, email).await?;
-                    form.contacts = self.db.all().await?;
-                }
-                Ok(Reply::none())
-            }
-            _ => Err(ChannelError::unknown_event(event)),
+        let ContactEvent::AddContact { name, email } = event;
+        let (name, email) = (name.trim().to_owned(), email.trim().to_owned());
+        form.errors = validate(&name, &email);
+        if form.errors.is_empty() {
+            self.db.insert(name, email).await?;
+            form.contacts = self.db.all().await?;
         }
+        Ok(Reply::none())
     }
 }
 
@@ -169,8 +171,9 @@ impl Db {
             query(&conn.lock().unwrap_or_else(PoisonError::into_inner))
         })
         .await
-        .map_err(|e| ChannelError::refused(format!("the database query failed: {e}")))?
-        .map_err(|e| ChannelError::refused(format!("database error: {e}")))
+        // the database failing is the server's trouble: the client is told `internal error`
+        .map_err(ChannelError::internal)?
+        .map_err(ChannelError::internal)
     }
 }
 

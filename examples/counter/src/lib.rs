@@ -8,10 +8,10 @@
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply};
+use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply, Settings};
 use livestate_server::Endpoint;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// The state of a `counter:` topic: `{"count": 0}`.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -23,27 +23,35 @@ pub struct Count {
 /// The channel behind `counter:*`: one count per topic, shared by everyone on it.
 pub struct CounterChannel;
 
+/// What the page sends.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterEvent {
+    /// Add one.
+    Increment,
+}
+
 impl Channel for CounterChannel {
     type State = Count;
+    type Event = CounterEvent;
+    type Params = IgnoredAny;
 
-    fn max_version(&self) -> u64 {
-        10
+    fn settings(&self) -> Settings {
+        Settings::shared().max_version(10)
     }
 
-    async fn init(&self, _: &str, _: &Value, _: &JoinContext) -> Result<Count, ChannelError> {
+    async fn init(&self, _: &IgnoredAny, _: &JoinContext) -> Result<Count, ChannelError> {
         Ok(Count::default())
     }
 
     async fn handle_event(
         &self,
-        event: &str,
-        _: Value,
+        event: CounterEvent,
         state: &mut Count,
         _: &EventContext,
     ) -> Result<Reply, ChannelError> {
         match event {
-            "increment" => state.count += 1,
-            _ => return Err(ChannelError::unknown_event(event)),
+            CounterEvent::Increment => state.count += 1,
         }
         Ok(Reply::none())
     }

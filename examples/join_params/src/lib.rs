@@ -2,7 +2,7 @@
 //!
 //! - `/` joins the topic `join_params` with the params `{"foo": ...}` (from the page's
 //!   `?foo=` query, default `"foo"`); the channel puts them in its state and the page
-//!   shows them. Each join has its own state ([`Scope::Connection`]): with a shared state,
+//!   shows them. Each join has its own state ([`Settings::connection`]): with a shared state,
 //!   only the first joiner's params would count.
 //! - `/errors` has one element joining `garbage`, which no channel serves (the page shows
 //!   `unmatched topic`), and one joining `failing`, whose `init` fails (the page shows its
@@ -13,14 +13,15 @@
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use livestate_core::channel::decode_payload;
-use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply, Scope};
+use livestate_core::event::AnyEvent;
+use livestate_core::{Channel, ChannelError, JoinContext, Settings};
 use livestate_server::Endpoint;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The state of a `join_params` join: its params, `{"foo": "..."}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Joined {
     /// The join param `foo`.
     pub foo: String,
@@ -31,23 +32,17 @@ pub struct JoinParamsChannel;
 
 impl Channel for JoinParamsChannel {
     type State = Joined;
+    /// It takes no events.
+    type Event = AnyEvent;
+    /// The params are the state.
+    type Params = Joined;
 
-    fn scope(&self) -> Scope {
-        Scope::Connection
+    fn settings(&self) -> Settings {
+        Settings::connection()
     }
 
-    async fn init(&self, _: &str, params: &Value, _: &JoinContext) -> Result<Joined, ChannelError> {
-        decode_payload("join params", params.clone())
-    }
-
-    async fn handle_event(
-        &self,
-        event: &str,
-        _: Value,
-        _: &mut Joined,
-        _: &EventContext,
-    ) -> Result<Reply, ChannelError> {
-        Err(ChannelError::unknown_event(event))
+    async fn init(&self, params: &Joined, _: &JoinContext) -> Result<Joined, ChannelError> {
+        Ok(params.clone())
     }
 }
 
@@ -60,19 +55,11 @@ pub struct FailingChannel;
 
 impl Channel for FailingChannel {
     type State = Value;
+    type Event = AnyEvent;
+    type Params = IgnoredAny;
 
-    async fn init(&self, _: &str, _: &Value, _: &JoinContext) -> Result<Value, ChannelError> {
+    async fn init(&self, _: &IgnoredAny, _: &JoinContext) -> Result<Value, ChannelError> {
         Err(ChannelError::refused(INIT_ERROR))
-    }
-
-    async fn handle_event(
-        &self,
-        event: &str,
-        _: Value,
-        _: &mut Value,
-        _: &EventContext,
-    ) -> Result<Reply, ChannelError> {
-        Err(ChannelError::unknown_event(event))
     }
 }
 

@@ -9,11 +9,10 @@ use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::Html;
 use axum::routing::get;
-use livestate_core::channel::decode_payload;
 use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply};
 use livestate_server::Endpoint;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::time::Duration;
 
 /// The state of a `todo:` topic, as pages see it: `{"todos": ["milk", ...]}`.
@@ -30,34 +29,39 @@ pub struct TodoChannel {
     pub delay: Duration,
 }
 
+/// What pages send to a `todo:` topic.
 #[derive(Deserialize)]
-struct AddTodo {
-    todo: String,
+#[serde(rename_all = "snake_case")]
+pub enum TodoEvent {
+    /// `pushEvent("add_todo", {todo: "milk"})`.
+    AddTodo {
+        /// The todo.
+        todo: String,
+    },
 }
 
 impl Channel for TodoChannel {
     type State = Todos;
+    type Event = TodoEvent;
+    type Params = IgnoredAny;
 
-    async fn init(&self, _: &str, _: &Value, _: &JoinContext) -> Result<Todos, ChannelError> {
+    async fn init(&self, _: &IgnoredAny, _: &JoinContext) -> Result<Todos, ChannelError> {
         Ok(Todos::default())
     }
 
     async fn handle_event(
         &self,
-        event: &str,
-        payload: Value,
+        event: TodoEvent,
         state: &mut Todos,
         _: &EventContext,
     ) -> Result<Reply, ChannelError> {
         match event {
-            "add_todo" => {
-                let AddTodo { todo } = decode_payload(event, payload)?;
+            TodoEvent::AddTodo { todo } => {
                 tokio::time::sleep(self.delay).await;
                 state.todos.push(todo);
-                Ok(Reply::none())
             }
-            _ => Err(ChannelError::unknown_event(event)),
         }
+        Ok(Reply::none())
     }
 }
 

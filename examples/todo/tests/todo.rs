@@ -52,7 +52,7 @@ async fn bad_events_are_refused_with_the_reason_and_change_nothing() -> anyhow::
         (
             "add_todo",
             json!({"todo": 7}),
-            "bad payload for add_todo: invalid type: integer `7`, expected a string",
+            "bad payload for add_todo: todo: invalid type: integer `7`, expected a string",
         ),
         (
             "remove_todo",

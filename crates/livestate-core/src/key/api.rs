@@ -18,7 +18,7 @@ impl<C: Channel> KeyAuthority<C> {
             let _ = done.send(Err(ApiError::Unavailable(reason.clone())));
             return None;
         }
-        if let Err(denied) = self.settings.acl.check_all(caller, op.needs()) {
+        if let Err(denied) = self.config.settings.acl.check_all(caller, op.needs()) {
             let _ = done.send(Err(ApiError::Denied(denied)));
             return self.untouched().then_some(Exit::Expired);
         }
@@ -67,7 +67,7 @@ impl<C: Channel> KeyAuthority<C> {
             let _ = done.send(Err(ApiError::Unavailable(reason.clone())));
             return None;
         }
-        if self.settings.scope == Scope::Connection
+        if self.config.scope == Scope::Connection
             && (!self.state.has_state() || self.subs.is_empty())
         {
             // a connection's state comes from its own join params, never from a message;

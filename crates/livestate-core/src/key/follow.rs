@@ -92,7 +92,7 @@ impl<C: Channel> KeyAuthority<C> {
             self.resync_subscribers();
             self.complete_answered();
         }
-        if self.settings.presence {
+        if self.config.settings.presence {
             self.load_presence().await;
             self.send_presence_state();
         }
@@ -193,7 +193,7 @@ impl<C: Channel> KeyAuthority<C> {
             Work::Edit(Edit::Call(call)) => (call, None),
             Work::Edit(Edit::Run { run, needs }) => {
                 // the ACL is the same on every node: refuse here what the leader would
-                if let Err(denied) = self.settings.acl.check_all(caller, needs) {
+                if let Err(denied) = self.config.settings.acl.check_all(caller, needs) {
                     return refused(self, asker, Refusal::Api(ApiError::Denied(denied)));
                 }
                 let recompute = (needs, run);
@@ -211,7 +211,7 @@ impl<C: Channel> KeyAuthority<C> {
         let Some(json) = self.state.json() else {
             return Err(ApiError::UnknownKey(self.topic.to_string()));
         };
-        let mut doc = Doc::with_limits(json, self.settings.limits);
+        let mut doc = Doc::with_limits(json, self.config.limits);
         run(&mut doc).map_err(ApiError::from)?;
         Ok(ApiCall::Patch {
             ops: doc.take_patch(),

@@ -6,7 +6,10 @@
 use super::KeyAuthority;
 use crate::acl::Caller;
 use crate::calls::ApiError;
-use crate::channel::{Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply};
+use crate::channel::{
+    Channel, ChannelError, EventContext, JoinContext, MessageContext, Reply, decode_params,
+};
+use crate::event::decode_event;
 use crate::wire::Refusal;
 use futures_util::FutureExt;
 use livestate_doc::Tracked;
@@ -30,12 +33,13 @@ impl<C: Channel> KeyAuthority<C> {
         ctx: &JoinContext,
     ) -> Result<Tracked<C::State>, String> {
         let timeout = self.node.limits.handler_timeout;
-        let run = AssertUnwindSafe(self.channel.init(&self.topic, params, ctx)).catch_unwind();
+        let params = decode_params::<C::Params>(params).map_err(|e| e.to_string())?;
+        let run = AssertUnwindSafe(self.channel.init(&params, ctx)).catch_unwind();
         match tokio::time::timeout(timeout, run).await {
             Ok(Ok(Ok(state))) => {
-                Tracked::with_limits(state, self.settings.limits).map_err(|e| e.to_string())
+                Tracked::with_limits(state, self.config.limits).map_err(|e| e.to_string())
             }
-            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Ok(Err(e))) => Err(self.told(e).to_string()),
             Ok(Err(_panic)) => {
                 tracing::error!(topic = %self.topic, "init panicked");
                 Err("init failed".to_owned())
@@ -71,17 +75,31 @@ impl<C: Channel> KeyAuthority<C> {
         }
     }
 
-    /// What every node checks before running or forwarding an event.
-    pub(super) fn check_event(&self, name: &str, payload: &Value) -> Result<(), Refusal> {
+    /// What every node checks before running or forwarding an event: its payload is an
+    /// object, the sender may send it (by its name, then as decoded), and it decodes.
+    pub(super) fn check_event(&self, name: &str, payload: &Value) -> Result<C::Event, Refusal> {
         if !payload.is_object() {
             let e = ApiError::BadRequest("payload must be a JSON object".to_owned());
             return Err(Refusal::Api(e));
         }
-        let needs = self.channel.permissions_for(name, payload);
-        self.settings
-            .acl
-            .check_all(Caller::Group, needs)
-            .map_err(|denied| Refusal::Api(ApiError::Denied(denied)))
+        let acl = &self.config.settings.acl;
+        let denied = |denied| Refusal::Api(ApiError::Denied(denied));
+        let needs = self.config.settings.permissions_for(name);
+        acl.check_all(Caller::Group, needs).map_err(denied)?;
+        let event = decode_event::<C::Event>(name, payload)
+            .map_err(|e| Refusal::Api(ApiError::from(ChannelError::from(e))))?;
+        if let Some(needs) = self.channel.permissions(&event) {
+            acl.check_all(Caller::Group, needs).map_err(denied)?;
+        }
+        Ok(event)
+    }
+
+    /// What a caller is told of a channel's error; an internal failure goes to the log.
+    pub(super) fn told(&self, e: ChannelError) -> ChannelError {
+        if let ChannelError::Internal(inner) = &e {
+            tracing::error!(topic = %self.topic, "the channel failed: {inner}");
+        }
+        e
     }
 
     /// Run the channel's handler for a client event.
@@ -91,17 +109,22 @@ impl<C: Channel> KeyAuthority<C> {
         payload: Value,
         ctx: &EventContext,
     ) -> Result<Reply, Refusal> {
-        self.check_event(name, &payload)?;
+        let event = self.check_event(name, &payload)?;
         let timeout = self.node.limits.handler_timeout;
         let channel = self.channel.clone();
         let Some(tracked) = self.state.tracked.as_mut() else {
             return Err(refused_with(self.state.missing(&self.topic)));
         };
-        let run = AssertUnwindSafe(channel.handle_event(name, payload, &mut tracked.state, ctx))
-            .catch_unwind();
+        let run =
+            AssertUnwindSafe(channel.handle_event(event, &mut tracked.state, ctx)).catch_unwind();
         let failure = match tokio::time::timeout(timeout, run).await {
             Ok(Ok(Ok(reply))) => return Ok(reply),
-            Ok(Ok(Err(e))) => refused(e),
+            Ok(Ok(Err(e))) => {
+                if let ChannelError::Internal(inner) = &e {
+                    tracing::error!(topic = %self.topic, event = %name, "the handler failed: {inner}");
+                }
+                refused(e)
+            }
             Ok(Err(_panic)) => {
                 tracing::error!(topic = %self.topic, event = %name, "handler panicked");
                 Refusal::Failed(format!("handler for {name:?} failed"))
@@ -126,7 +149,12 @@ impl<C: Channel> KeyAuthority<C> {
             .catch_unwind();
         let failure = match tokio::time::timeout(timeout, run).await {
             Ok(Ok(Ok(()))) => return Ok(()),
-            Ok(Ok(Err(e))) => refused(e),
+            Ok(Ok(Err(e))) => {
+                if let ChannelError::Internal(inner) = &e {
+                    tracing::error!(topic = %self.topic, "the message handler failed: {inner}");
+                }
+                refused(e)
+            }
             Ok(Err(_panic)) => {
                 tracing::error!(topic = %self.topic, "message handler panicked");
                 refused_with("the message handler failed".to_owned())

@@ -26,7 +26,12 @@ impl<C: Channel> KeyAuthority<C> {
             let _ = joined.send(false);
             return None;
         }
-        if let Err(denied) = self.settings.acl.check(Caller::Group, Permission::Read) {
+        if let Err(denied) = self
+            .config
+            .settings
+            .acl
+            .check(Caller::Group, Permission::Read)
+        {
             reply(Err(&denied.to_string()));
             let _ = joined.send(false);
             return None;
@@ -47,7 +52,7 @@ impl<C: Channel> KeyAuthority<C> {
                 }
             }
         }
-        let presence = match (self.settings.presence, ctx.presence) {
+        let presence = match (self.config.settings.presence, ctx.presence) {
             (true, Some((key, meta))) => Some((key, with_phx_ref(meta, &self.node.id, sub))),
             _ => None,
         };
@@ -60,7 +65,7 @@ impl<C: Channel> KeyAuthority<C> {
             .insert(sub, Subscriber::new(sink, Some(event_ctx), presence));
         self.state
             .with_whole(&self.topic, |whole| self.subs.whole_to(sub, whole));
-        if self.settings.presence {
+        if self.config.settings.presence {
             self.presence_joined(sub);
         }
         let _ = joined.send(true);

@@ -33,7 +33,7 @@ impl<C: Channel> KeyAuthority<C> {
                 tracing::warn!(topic = %self.topic, "cannot follow the key: {e}");
                 self.unavailable = Some(e.to_string());
                 // expire at once when idle, so that the next join tries again
-                self.settings.ttl = Some(Duration::ZERO);
+                self.config.ttl = Some(Duration::ZERO);
                 return;
             }
         };
@@ -49,7 +49,7 @@ impl<C: Channel> KeyAuthority<C> {
         if !self.try_lead().await {
             self.load_replica().await;
         }
-        if self.settings.presence {
+        if self.config.settings.presence {
             self.load_presence().await;
         }
     }
@@ -108,7 +108,7 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// Replace the state with `state` at `version` (a snapshot).
     pub(super) fn adopt(&mut self, state: Value, version: u64) {
-        let limits = self.settings.limits;
+        let limits = self.config.limits;
         match C::State::restore(state).and_then(|s| Tracked::with_limits(s, limits)) {
             Ok(tracked) => {
                 self.state.set(tracked);

@@ -49,7 +49,6 @@ mod presence;
 mod role;
 mod state;
 
-use crate::acl::Acl;
 use crate::channel::{Channel, Scope, Ttl};
 use crate::mailbox::{Command, KeyHandle};
 use crate::registry::Node;
@@ -75,24 +74,24 @@ pub(crate) fn spawn<C: Channel>(
 ) -> KeyHandle {
     let (handle, mailbox) = KeyHandle::new(node.limits.mailbox_capacity);
     let limits = &node.limits;
-    let settings = Settings {
-        scope,
+    let settings = channel.settings();
+    let config = Config {
         // how long the key lives without subscribers: per connection, not at all
-        ttl: match (scope, channel.ttl()) {
+        ttl: match (scope, settings.ttl) {
             (Scope::Connection, _) => Some(Duration::ZERO),
             (Scope::Shared, Ttl::Default) => Some(limits.ttl),
             (Scope::Shared, Ttl::After(ttl)) => Some(ttl),
             (Scope::Shared, Ttl::Never) => None,
         },
-        acl: channel.acl(),
-        presence: channel.presence(),
-        limits: channel.state_limits().unwrap_or(limits.state),
+        limits: settings.limits.unwrap_or(limits.state),
+        scope,
+        settings,
     };
     let authority = KeyAuthority {
         topic: topic.into(),
-        state: KeyState::new(channel.max_version()),
+        state: KeyState::new(config.settings.max_version),
         channel,
-        settings,
+        config,
         subs: Subscribers::default(),
         role: Role::Standalone,
         unavailable: None,
@@ -106,13 +105,13 @@ pub(crate) fn spawn<C: Channel>(
 }
 
 /// What a key takes from its channel once, at start.
-struct Settings {
+struct Config {
+    /// The channel's settings.
+    settings: crate::Settings,
+    /// The key's scope (a connection-scoped channel's keys are its connections).
     scope: Scope,
     /// How long the key lives without subscribers; `None`: forever.
     ttl: Option<Duration>,
-    acl: Acl,
-    /// Whether joiners get presence events.
-    presence: bool,
     /// What the state may become.
     limits: StateLimits,
 }
@@ -120,7 +119,7 @@ struct Settings {
 struct KeyAuthority<C: Channel> {
     topic: Arc<str>,
     channel: Arc<C>,
-    settings: Settings,
+    config: Config,
     state: KeyState<C::State>,
     subs: Subscribers,
     role: Role,
@@ -145,7 +144,7 @@ enum Exit {
 
 impl<C: Channel> KeyAuthority<C> {
     async fn run(mut self) {
-        if self.settings.scope == Scope::Shared {
+        if self.config.scope == Scope::Shared {
             if let Some(backplane) = self.node.cluster.clone() {
                 self.join_cluster(backplane).await;
             }
@@ -158,12 +157,12 @@ impl<C: Channel> KeyAuthority<C> {
         // Until the first join arrives the key is idle too: the countdown covers a join
         // that never comes. A key that lives forever never counts down.
         let first = self
-            .settings
+            .config
             .ttl
             .unwrap_or_default()
             .max(limits.resync_interval);
         let mut expiry = pin!(tokio::time::sleep(first));
-        let mut counting_down = self.settings.ttl.is_some();
+        let mut counting_down = self.config.ttl.is_some();
         // When the timers last ran: a key busy with input every time round still runs them
         // (below), or a loaded leader would starve its lease renewal and lose the key.
         let (mut ticked, mut resynced) = (Instant::now(), Instant::now());
@@ -228,7 +227,7 @@ impl<C: Channel> KeyAuthority<C> {
             // a follower has nothing to keep: it goes as soon as nobody is attached here
             let ttl = match self.role {
                 Role::Follower(_) => Some(Duration::ZERO),
-                _ => self.settings.ttl,
+                _ => self.config.ttl,
             };
             match (self.idle(), counting_down, ttl) {
                 (true, false, Some(ttl)) => {
@@ -337,7 +336,7 @@ impl<C: Channel> KeyAuthority<C> {
                 sub.sink.end(&self.topic, "the key moved; rejoin");
             }
         }
-        let shared = self.settings.scope == Scope::Shared;
+        let shared = self.config.scope == Scope::Shared;
         self.node.unregister(&self.topic, shared, &self.me);
         let why = match exit {
             Exit::Expired => "nobody attached",

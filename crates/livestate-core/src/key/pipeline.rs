@@ -275,7 +275,8 @@ impl<C: Channel> KeyAuthority<C> {
             Work::Edit(Edit::Call(call)) => call_needs(call),
             Work::Reset => Permissions::NONE.with(Permission::Reset),
         };
-        self.settings
+        self.config
+            .settings
             .acl
             .check_all(caller, needs)
             .map_err(|denied| Refusal::Api(ApiError::Denied(denied)))?;

@@ -124,7 +124,7 @@ impl<C: Channel> KeyAuthority<C> {
             });
             cluster.remote_presence.extend(joins.iter().cloned());
         }
-        if self.settings.presence {
+        if self.config.settings.presence {
             let (mut joined, mut left) = (Map::new(), Map::new());
             for e in &joins {
                 group(&mut joined, &e.key, &e.meta);
