@@ -40,7 +40,7 @@ export async function startServer(kind, extraArgs = []) {
   if (!existsSync(bin)) {
     throw new Error(
       `${kind} binary not found at ${bin} (set ${spec.env}, or run ` +
-        '`cargo build -p livestate-server -p livestate-testkit --bins` in the repository root)',
+        '`cargo build -p livestate-cli -p livestate-testkit --bins` in the repository root)',
     );
   }
   const server = await spawnListening(bin, ['serve', '--bind', '127.0.0.1:0', ...extraArgs], {

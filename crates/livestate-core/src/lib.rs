@@ -21,7 +21,7 @@
 //! - [`event`]: typed client events, decoded from LiveState's `lvs_evt:NAME`.
 //! - [`doc_channel`]: [`DocChannel`], the built-in channel for `doc:` topics.
 //! - [`outbox`]: [`Outbox`], a socket's bounded queue of frames, and what lagging means.
-//! - [`token`]: signed tokens with an expiry (as `Phoenix.Token`).
+//! - `token` (feature `token`): signed tokens with an expiry (as `Phoenix.Token`).
 //! - `limits`: [`Limits`], a node's limits and timings.
 //! - `calls`: the server API's vocabulary ([`api::ApiError`], [`api::Change`], ...).
 //! - `subscriber`: what takes a key's changes (a socket's channel, a Rust subscription),
@@ -55,6 +55,7 @@ pub mod session;
 pub mod settings;
 mod subscriber;
 pub mod testing;
+#[cfg(feature = "token")]
 pub mod token;
 mod wire;
 

@@ -19,7 +19,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -138,7 +138,7 @@ impl Signer {
 
     fn mac(&self, salt: &str, payload: &str) -> Hmac<Sha256> {
         // HMAC takes keys of any length; this cannot fail.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret)
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
         mac.update(salt.as_bytes());
         mac.update(b".");

@@ -1,5 +1,5 @@
 //! livestate's HTTP side: an [`Endpoint`] (the WebSocket, `/health`, `/livestate.js`) to
-//! nest into an axum application, and [`serve`], which runs an application until a
+//! nest into an axum application, and [`serve()`], which runs an application until a
 //! shutdown signal and then closes every socket with 1001.
 //!
 //! See [`endpoint`] for mounting livestate into an existing app, with a `connect` callback
@@ -10,19 +10,20 @@
 //! - `app`: what every route shares, and the connect callback's [`ConnectInfo`] and
 //!   [`ConnectRefused`].
 //! - [`http_api`]: the HTTP state API (JSON, SSE) and its OpenAPI description.
-//! - [`config`]: the TOML configuration file of `livestate serve --config`.
-//! - [`cli`]: the `serve` command line, shared by the binaries.
+//! - [`mod@serve`]: running an application until a signal, with a graceful shutdown.
+//! - `logging` (feature `logging`): a tracing subscriber for binaries.
 //! - `ws`: the WebSocket transport (read loop, batched write loop, close codes).
 //! - `params`: connect params from the query string.
 //! - `sse`: the HTTP API's event streams, bounded like a socket's outbox.
 //! - `timed_io`: the write timeout on every accepted connection.
 
 mod app;
-pub mod cli;
-pub mod config;
 pub mod endpoint;
 pub mod http_api;
+#[cfg(feature = "logging")]
+pub mod logging;
 mod params;
+pub mod serve;
 mod sse;
 mod timed_io;
 mod ws;
@@ -31,11 +32,11 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use std::future::Future;
 use std::time::Duration;
 
 pub use app::{ConnectInfo, ConnectRefused};
 pub use endpoint::{Endpoint, EndpointBuilder};
+pub use serve::{serve, serve_app, shutdown_signal};
 pub use ws::{SUBPROTOCOL, VSN};
 
 /// The transport's limits and timings.
@@ -119,42 +120,5 @@ pub fn demo_router() -> Router {
         )
 }
 
-/// Serve `app` (which nests `endpoint`'s router somewhere) until `signal` completes; then
-/// refuse new joins, close every socket with 1001 (so clients reconnect elsewhere), and
-/// return once they are closed (or after [`ServerConfig::shutdown_grace`]).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    endpoint: &Endpoint,
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let stopping = endpoint.clone();
-    let grace = endpoint.grace();
-    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<usize>();
-    // Small frames go out at once: with Nagle's algorithm a frame written while the last
-    // one is unacknowledged waits for the client's delayed ACK (40 ms on Linux).
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let listener = timed_io::WriteTimeout::new(listener, endpoint.write_timeout());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            signal.await;
-            tracing::info!("shutting down: closing every socket with 1001");
-            let open = stopping.shutdown(grace).await;
-            let _ = stopped_tx.send(open);
-        })
-        .await?;
-    if let Ok(open) = stopped_rx.await {
-        if open > 0 {
-            tracing::warn!("{open} sockets still open after {grace:?}; exiting anyway");
-        }
-    }
-    Ok(())
-}
-
-/// How long [`serve`] waits for sockets at shutdown when nothing else is configured.
+/// How long [`serve()`] waits for sockets at shutdown when nothing else is configured.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -10,11 +10,12 @@
 //!
 //! Run it with `cargo run -p chat` and open <http://127.0.0.1:4002/> in two windows.
 
-use axum::Router;
-use axum::response::Html;
-use axum::routing::get;
-use livestate_core::{Channel, ChannelError, Doc, EventContext, JoinContext, Reply, Settings, Ttl};
-use livestate_server::Endpoint;
+use livestate::axum::Router;
+use livestate::axum::response::Html;
+use livestate::axum::routing::get;
+use livestate::{
+    Channel, ChannelError, Doc, Endpoint, EventContext, JoinContext, Reply, Settings, Ttl,
+};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::json;

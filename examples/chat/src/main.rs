@@ -1,20 +1,11 @@
-//! `cargo run -p chat`: chat rooms at <http://127.0.0.1:4002/> (`/?room=NAME`).
-
-use clap::Parser;
-
-/// Chat rooms, served by livestate.
-#[derive(Parser)]
-struct Args {
-    /// Address to listen on [default: $BIND, else 127.0.0.1:4002]
-    #[arg(long)]
-    bind: Option<String>,
-}
+//! `cargo run -p chat [-- --bind ADDR]`: chat rooms at <http://127.0.0.1:4002/> (`/?room=NAME`).
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    livestate_server::cli::init_tracing();
+async fn main() -> std::io::Result<()> {
+    livestate::logging::init();
+    // `--bind ADDR`, else $BIND, else the default
+    let bind = std::env::args().skip_while(|a| a != "--bind").nth(1);
     let live = chat::endpoint();
     let app = chat::pages().merge(live.router());
-    livestate_server::cli::serve_app(args.bind, "127.0.0.1:4002", app, &live).await
+    livestate::serve_app(bind, "127.0.0.1:4002", app, &live).await
 }

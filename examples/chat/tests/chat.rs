@@ -1,7 +1,7 @@
 //! The chat channel in process (`TestChannel`), and the page over HTTP.
 
 use chat::{HISTORY, MAX_NAME, MAX_TEXT};
-use livestate_core::testing::{TestChannel, TestError};
+use livestate::testing::{TestChannel, TestError};
 use livestate_testkit::{TestServer, http};
 use serde_json::{Value, json};
 

@@ -2,8 +2,8 @@
 //! over HTTP.
 
 use contacts::Db;
-use livestate_core::Hub;
-use livestate_core::testing::{TestChannel, TestError};
+use livestate::Hub;
+use livestate::testing::{TestChannel, TestError};
 use livestate_testkit::{TestServer, http};
 use serde_json::json;
 use std::path::PathBuf;

@@ -5,11 +5,10 @@
 //!
 //! Run it with `cargo run -p counter` and open <http://127.0.0.1:4005/>.
 
-use axum::Router;
-use axum::response::Html;
-use axum::routing::get;
-use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply, Settings};
-use livestate_server::Endpoint;
+use livestate::axum::Router;
+use livestate::axum::response::Html;
+use livestate::axum::routing::get;
+use livestate::{Channel, ChannelError, Endpoint, EventContext, JoinContext, Reply, Settings};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 

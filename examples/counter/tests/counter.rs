@@ -1,8 +1,8 @@
 //! The counter channel in process (`TestChannel`), and the page over HTTP.
 
 use counter::CounterChannel;
-use livestate_core::Hub;
-use livestate_core::testing::{TestChannel, TestError};
+use livestate::Hub;
+use livestate::testing::{TestChannel, TestError};
 use livestate_testkit::{TestServer, http};
 use serde_json::json;
 

@@ -10,12 +10,11 @@
 //!
 //! Run it with `cargo run -p join_params` and open <http://127.0.0.1:4004/>.
 
-use axum::Router;
-use axum::response::Html;
-use axum::routing::get;
-use livestate_core::event::AnyEvent;
-use livestate_core::{Channel, ChannelError, JoinContext, Settings};
-use livestate_server::Endpoint;
+use livestate::axum::Router;
+use livestate::axum::response::Html;
+use livestate::axum::routing::get;
+use livestate::event::AnyEvent;
+use livestate::{Channel, ChannelError, Endpoint, JoinContext, Settings};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! The join params and failing channels in process (`TestChannel`), and the pages over HTTP.
 
 use join_params::INIT_ERROR;
-use livestate_core::testing::{TestChannel, TestError};
+use livestate::testing::{TestChannel, TestError};
 use livestate_testkit::{TestServer, http};
 use serde_json::json;
 

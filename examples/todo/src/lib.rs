@@ -5,12 +5,11 @@
 //! Run it with `cargo run -p todo` and open <http://127.0.0.1:4001/>. The guide
 //! `docs/guide.md` builds this example from nothing.
 
-use axum::Router;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::Html;
-use axum::routing::get;
-use livestate_core::{Channel, ChannelError, EventContext, JoinContext, Reply};
-use livestate_server::Endpoint;
+use livestate::axum::Router;
+use livestate::axum::http::header::CONTENT_TYPE;
+use livestate::axum::response::Html;
+use livestate::axum::routing::get;
+use livestate::{Channel, ChannelError, Endpoint, EventContext, JoinContext, Reply};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -1,25 +1,24 @@
-//! `cargo run -p todo`: the todo list at <http://127.0.0.1:4001/> (React: `/react`).
+//! `cargo run -p todo [-- --bind ADDR] [--delay-ms N]`: the todo list at
+//! <http://127.0.0.1:4001/> (React: `/react`). Adding a todo takes `--delay-ms` (default
+//! 500, as LiveState's testbed).
 
-use clap::Parser;
 use std::time::Duration;
 
-/// LiveState's testbed todo list, served by livestate.
-#[derive(Parser)]
-struct Args {
-    /// Address to listen on [default: $BIND, else 127.0.0.1:4001]
-    #[arg(long)]
-    bind: Option<String>,
-    /// How long adding a todo takes, in milliseconds
-    #[arg(long, default_value_t = 500)]
-    delay_ms: u64,
-}
-
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    livestate_server::cli::init_tracing();
-    let delay = Duration::from_millis(args.delay_ms);
+async fn main() -> std::io::Result<()> {
+    livestate::logging::init();
+    let flag = |name: &str| std::env::args().skip_while(|a| a != name).nth(1);
+    let delay_ms = match flag("--delay-ms") {
+        Some(ms) => ms.parse().map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("--delay-ms {ms}: {e}"),
+            )
+        })?,
+        None => 500,
+    };
+    let delay = Duration::from_millis(delay_ms);
     let live = todo::endpoint(todo::TodoChannel { delay });
     let app = todo::pages().merge(live.router());
-    livestate_server::cli::serve_app(args.bind, "127.0.0.1:4001", app, &live).await
+    livestate::serve_app(flag("--bind"), "127.0.0.1:4001", app, &live).await
 }

@@ -1,7 +1,7 @@
 //! The todo channel in process (`TestChannel`), and the pages over HTTP.
 
-use livestate_core::Hub;
-use livestate_core::testing::{TestChannel, TestError};
+use livestate::Hub;
+use livestate::testing::{TestChannel, TestError};
 use livestate_testkit::{TestServer, http};
 use serde_json::json;
 use std::time::Duration;

@@ -2,5 +2,5 @@
 //! [`livestate_testkit::channels`] routed beside `doc:*`, for the Node and browser tests.
 
 fn main() -> std::process::ExitCode {
-    livestate_server::cli::main(livestate_testkit::channels::test_hub())
+    livestate_cli::cli::main(livestate_testkit::channels::test_hub())
 }

@@ -3,5 +3,5 @@
 
 fn main() -> std::process::ExitCode {
     // `doc:*` comes from the configuration file's `[[docs]]`, or its default.
-    livestate_server::cli::main(livestate_core::Hub::builder())
+    livestate_cli::cli::main(livestate_core::Hub::builder())
 }
