@@ -27,6 +27,7 @@ pub struct Change {
 
 /// What a subscriber of a key receives.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Published {
     /// A committed change.
     Change(Arc<Change>),

@@ -2,6 +2,7 @@
 
 /// A backplane failure. None of them leaves a partial commit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BackplaneError {
     /// The lease was taken by a newer authority, or expired: stop acting for the key.
     #[error("lease on {key} lost: epoch {epoch} is no longer current")]

@@ -239,8 +239,6 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let defaults = Limits::default();
-    let server_defaults = ServerConfig::default();
     let secs = |flag: Option<u64>| flag.map(Duration::from_secs);
     let ttl = match (args.ttl, file.limits.ttl) {
         (Some(s), _) => Some(Duration::from_secs(s)),
@@ -249,48 +247,39 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
         (None, Some(TtlConfig::Never)) => Some(Duration::from_secs(u64::from(u32::MAX))),
         (None, None) => None,
     };
-    let limits = Limits {
-        max_channels: args
-            .max_channels
-            .or(file.limits.max_channels)
-            .unwrap_or(defaults.max_channels),
-        outbox_capacity: args
-            .outbox_capacity
-            .or(file.limits.outbox_capacity)
-            .unwrap_or(defaults.outbox_capacity),
-        outbox_bytes: args
-            .outbox_bytes
-            .or(file.limits.outbox_bytes)
-            .unwrap_or(defaults.outbox_bytes),
-        ttl: ttl.unwrap_or(defaults.ttl),
-        handler_timeout: file
-            .limits
-            .handler_timeout
-            .unwrap_or(defaults.handler_timeout),
-        state: file.limits.state(),
-        ..defaults
-    };
-    let config = ServerConfig {
-        max_frame_size: args
-            .max_frame_size
-            .or(file.limits.max_frame_size)
-            .unwrap_or(server_defaults.max_frame_size),
-        idle_timeout: secs(args.idle_timeout)
-            .or(file.limits.idle_timeout)
-            .unwrap_or(server_defaults.idle_timeout),
-        write_timeout: secs(args.write_timeout)
-            .or(file.limits.write_timeout)
-            .unwrap_or(server_defaults.write_timeout),
-        read_buffer_size: args
-            .read_buffer_size
-            .or(file.limits.read_buffer_size)
-            .unwrap_or(server_defaults.read_buffer_size),
-        body_timeout: file
-            .limits
-            .body_timeout
-            .unwrap_or(server_defaults.body_timeout),
-        ..server_defaults
-    };
+    let mut limits = Limits::default();
+    if let Some(n) = args.max_channels.or(file.limits.max_channels) {
+        limits.max_channels = n;
+    }
+    if let Some(n) = args.outbox_capacity.or(file.limits.outbox_capacity) {
+        limits.outbox_capacity = n;
+    }
+    if let Some(n) = args.outbox_bytes.or(file.limits.outbox_bytes) {
+        limits.outbox_bytes = n;
+    }
+    if let Some(ttl) = ttl {
+        limits.ttl = ttl;
+    }
+    if let Some(timeout) = file.limits.handler_timeout {
+        limits.handler_timeout = timeout;
+    }
+    limits.state = file.limits.state();
+    let mut config = ServerConfig::default();
+    if let Some(n) = args.max_frame_size.or(file.limits.max_frame_size) {
+        config.max_frame_size = n;
+    }
+    if let Some(t) = secs(args.idle_timeout).or(file.limits.idle_timeout) {
+        config.idle_timeout = t;
+    }
+    if let Some(t) = secs(args.write_timeout).or(file.limits.write_timeout) {
+        config.write_timeout = t;
+    }
+    if let Some(n) = args.read_buffer_size.or(file.limits.read_buffer_size) {
+        config.read_buffer_size = n;
+    }
+    if let Some(t) = file.limits.body_timeout {
+        config.body_timeout = t;
+    }
     let mut hub = hub;
     for doc in &file.docs {
         hub = hub.channel(&doc.pattern, doc_channel(doc, limits.state));

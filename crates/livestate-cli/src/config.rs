@@ -135,11 +135,13 @@ impl StateLimitFields {
 
     /// The limits, falling back to `base` where one is unset.
     fn over(&self, base: StateLimits) -> StateLimits {
-        StateLimits {
-            max_depth: self.depth.unwrap_or(base.max_depth),
-            max_bytes: self.bytes.unwrap_or(base.max_bytes),
-            max_values: self.values.unwrap_or(base.max_values),
-            max_patch_ops: self.ops.unwrap_or(base.max_patch_ops),
+        {
+            let mut l = StateLimits::default();
+            l.max_depth = self.depth.unwrap_or(base.max_depth);
+            l.max_bytes = self.bytes.unwrap_or(base.max_bytes);
+            l.max_values = self.values.unwrap_or(base.max_values);
+            l.max_patch_ops = self.ops.unwrap_or(base.max_patch_ops);
+            l
         }
     }
 }

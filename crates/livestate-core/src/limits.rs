@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// Limits and timings of a node. Every queue is bounded by one of these.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Limits {
     /// Channels one socket may have joined at once (default 100); the next join gets the
     /// error `"too many channels joined"`.

@@ -30,6 +30,7 @@ pub const DEFAULT_MAX_VERSION: u64 = 1000;
 
 /// Whether joiners of a topic share one state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Scope {
     /// One state per topic, one authority for it, every joiner sees the same state.
     #[default]

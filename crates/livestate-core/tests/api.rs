@@ -327,9 +327,10 @@ async fn ttl_is_per_channel_and_subscriptions_keep_keys_alive() {
 async fn a_lagging_subscriber_catches_up_with_a_reset() {
     let hub = Hub::builder()
         .channel("open:*", DocChannel::default().acl(acl(&["all"], &["all"])))
-        .limits(livestate_core::Limits {
-            outbox_capacity: 4,
-            ..Default::default()
+        .limits({
+            let mut l = livestate_core::Limits::default();
+            l.outbox_capacity = 4;
+            l
         })
         .build();
     let api = hub.api();

@@ -26,12 +26,14 @@ use livestate_protocol::PatchOp;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-const LIMITS: StateLimits = StateLimits {
-    max_depth: 8,
-    max_bytes: 4096,
-    max_values: 256,
-    max_patch_ops: 16,
-};
+fn limits() -> StateLimits {
+    let mut l = StateLimits::default();
+    l.max_depth = 8;
+    l.max_bytes = 4096;
+    l.max_values = 256;
+    l.max_patch_ops = 16;
+    l
+}
 
 /// A path: `picks` walk down the current state (child `pick % len` of each container),
 /// then an optional extra token; or any string.
@@ -319,14 +321,14 @@ fn as_read(value: &Value) -> Value {
 async fn run(events: &[EventSel]) -> Result<(), TestCaseError> {
     let (group, public) = (Permissions::ALL, Permissions::ALL);
     let channel = DocChannel::default()
-        .limits(LIMITS)
+        .limits(limits())
         .acl(Acl { group, public });
     let hub = Hub::builder().channel("doc:*", channel).build();
     let mut chan = TestChannel::join(&hub, "doc:fuzz", json!({}))
         .await
         .map_err(broken)?;
     // the model keeps the exact values the server computes (increments make long floats)
-    let mut model = Doc::with_limits(json!({}), LIMITS);
+    let mut model = Doc::with_limits(json!({}), limits());
     for sel in events {
         let before = chan.state().clone();
         prop_assert_eq!(&before, &as_read(model.value()));
@@ -334,7 +336,7 @@ async fn run(events: &[EventSel]) -> Result<(), TestCaseError> {
         let exact = model.value().clone();
         let expected = op.is_some_and(|op| op.run(&mut model));
         if !expected {
-            model = Doc::with_limits(exact, LIMITS);
+            model = Doc::with_limits(exact, limits());
         }
         model.take_patch();
         let what = format!("{name} {payload}");
@@ -342,7 +344,7 @@ async fn run(events: &[EventSel]) -> Result<(), TestCaseError> {
             Ok(pushed) => {
                 prop_assert!(expected, "accepted, the model refuses: {}", what);
                 prop_assert_eq!(chan.state(), &as_read(model.value()), "{}", what);
-                prop_assert_eq!(LIMITS.check(chan.state()), Ok(()));
+                prop_assert_eq!(limits().check(chan.state()), Ok(()));
                 let replayed = json_patched(&before, &pushed.patch);
                 prop_assert_eq!(replayed.as_ref(), Ok(chan.state()), "{}", pushed.patch);
                 if chan.state() != &before {

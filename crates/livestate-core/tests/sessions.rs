@@ -280,9 +280,10 @@ async fn an_authority_that_lost_its_lease_stops_and_its_clients_rejoin() {
 async fn ttl_counts_down_from_the_last_leave_and_a_joiner_cancels_it() {
     let hub = Hub::builder()
         .channel("doc:*", DocChannel::default())
-        .limits(Limits {
-            ttl: Duration::from_secs(60),
-            ..Limits::default()
+        .limits({
+            let mut l = Limits::default();
+            l.ttl = Duration::from_secs(60);
+            l
         })
         .build();
     let (mut a, mut arx) = session(&hub);

@@ -50,9 +50,10 @@ fn a_max_version_of_zero_stops_the_start() {
 #[test]
 #[should_panic(expected = "limits.max_depth is 0: it must be 1 to 100")]
 fn a_state_limit_out_of_range_stops_the_start() {
-    let limits = StateLimits {
-        max_depth: 0,
-        ..StateLimits::default()
+    let limits = {
+        let mut l = StateLimits::default();
+        l.max_depth = 0;
+        l
     };
     Hub::builder().channel("k:*", With(Settings::shared().limits(limits)));
 }

@@ -25,12 +25,14 @@ use livestate_protocol::PatchOp;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-const LIMITS: StateLimits = StateLimits {
-    max_depth: 8,
-    max_bytes: 4096,
-    max_values: 256,
-    max_patch_ops: 16,
-};
+fn limits() -> StateLimits {
+    let mut l = StateLimits::default();
+    l.max_depth = 8;
+    l.max_bytes = 4096;
+    l.max_values = 256;
+    l.max_patch_ops = 16;
+    l
+}
 
 /// How a path is chosen, resolved against the document when the patch is built.
 #[derive(Debug, Clone)]
@@ -105,7 +107,7 @@ fn value() -> impl Strategy<Value = Value> {
 /// A document within the limits (most random values are).
 fn doc() -> impl Strategy<Value = Value> {
     prop_oneof![1 => Just(json!({})), 6 => value()]
-        .prop_filter("within the limits", |v| LIMITS.check(v).is_ok())
+        .prop_filter("within the limits", |v| limits().check(v).is_ok())
 }
 
 fn picks() -> impl Strategy<Value = Vec<u16>> {
@@ -264,7 +266,7 @@ fn build(start: &Value, sels: &[OpSel], only_valid: bool) -> Vec<PatchOp> {
         };
         match json_patched(&shadow, std::slice::from_ref(&op)) {
             Ok(next) => {
-                if serde_json::to_vec(&next).unwrap().len() <= 2 * LIMITS.max_bytes {
+                if serde_json::to_vec(&next).unwrap().len() <= 2 * limits().max_bytes {
                     shadow = next;
                 }
             }
@@ -289,8 +291,8 @@ fn check_apply(doc: &mut Doc, ops: &[PatchOp]) -> Result<bool, TestCaseError> {
             prop_assert_eq!(doc.value(), &before, "refused ({}) but changed", e);
             prop_assert!(!doc.has_changes(), "refused ({}) but has changes", e);
             prop_assert_eq!(doc.encoded_len(), before_len);
-            if ops.len() > LIMITS.max_patch_ops {
-                prop_assert_eq!(e.index, LIMITS.max_patch_ops);
+            if ops.len() > limits().max_patch_ops {
+                prop_assert_eq!(e.index, limits().max_patch_ops);
                 let too_many = matches!(e.error, OpError::Limit(LimitError::TooManyOps { .. }));
                 prop_assert!(too_many, "{}", e);
             } else {
@@ -301,9 +303,9 @@ fn check_apply(doc: &mut Doc, ops: &[PatchOp]) -> Result<bool, TestCaseError> {
             Ok(false)
         }
         Ok(()) => {
-            prop_assert!(ops.len() <= LIMITS.max_patch_ops);
+            prop_assert!(ops.len() <= limits().max_patch_ops);
             let after = doc.value().clone();
-            prop_assert_eq!(LIMITS.check(&after), Ok(()));
+            prop_assert_eq!(limits().check(&after), Ok(()));
             prop_assert_eq!(doc.encoded_len(), serde_json::to_vec(&after).unwrap().len());
 
             let mut undone = doc.clone();
@@ -346,7 +348,7 @@ proptest! {
             1..4,
         ),
     ) {
-        let mut doc = Doc::with_limits(initial, LIMITS);
+        let mut doc = Doc::with_limits(initial, limits());
         prop_assert!(doc.limit_error().is_none());
         for (only_valid, sels) in &patches {
             let ops = build(doc.value(), sels, *only_valid);
@@ -360,7 +362,7 @@ proptest! {
         sels in proptest::collection::vec(op_sel(), 1..24),
     ) {
         // one op at a time, so that most get past the first failure of a long patch
-        let mut doc = Doc::with_limits(initial, LIMITS);
+        let mut doc = Doc::with_limits(initial, limits());
         for sel in &sels {
             let ops = build(doc.value(), std::slice::from_ref(sel), false);
             check_apply(&mut doc, &ops)?;
@@ -372,7 +374,7 @@ proptest! {
         initial in doc(),
         targets in proptest::collection::vec(path_sel(), 1..16),
     ) {
-        let mut doc = Doc::with_limits(initial, LIMITS);
+        let mut doc = Doc::with_limits(initial, limits());
         let sels: Vec<OpSel> =
             targets.into_iter().map(|t| OpSel::Copy(PathSel::Root, t)).collect();
         let ops = build(doc.value(), &sels, false);

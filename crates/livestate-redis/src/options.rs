@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// How to reach Redis and how this node behaves.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RedisOptions {
     /// `redis://host:6379` (or with a database, `redis://host:6379/2`).
     pub url: String,

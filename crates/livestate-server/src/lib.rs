@@ -41,6 +41,7 @@ pub use ws::{SUBPROTOCOL, VSN};
 
 /// The transport's limits and timings.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// The largest frame a client may send (default 1 MiB); a larger one closes the socket
     /// with 1009.

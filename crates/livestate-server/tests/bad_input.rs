@@ -148,9 +148,10 @@ async fn binary_frames_close_with_1003() -> Result<()> {
 
 #[tokio::test]
 async fn frames_over_the_size_limit_close_with_1009() -> Result<()> {
-    let config = ServerConfig {
-        max_frame_size: 4096,
-        ..Default::default()
+    let config = {
+        let mut l = ServerConfig::default();
+        l.max_frame_size = 4096;
+        l
     };
     let mut s = setup(config).await?;
     let (mut c, jr) = s.attacker().await?;

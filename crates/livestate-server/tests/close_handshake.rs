@@ -80,9 +80,10 @@ async fn the_close_code_reaches_a_client_that_keeps_sending() -> Result<()> {
 
 #[tokio::test]
 async fn the_close_code_of_a_frame_too_big_reaches_the_client() -> Result<()> {
-    let config = ServerConfig {
-        max_frame_size: 4096,
-        ..ServerConfig::default()
+    let config = {
+        let mut l = ServerConfig::default();
+        l.max_frame_size = 4096;
+        l
     };
     let server = TestServer::start_with(test_hub().build(), config).await?;
     for _ in 0..3 {

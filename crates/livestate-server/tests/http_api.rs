@@ -100,13 +100,11 @@ async fn every_route_works_and_clients_see_the_changes() -> Result<()> {
 
 #[tokio::test]
 async fn errors_have_their_status_and_stable_code_and_change_nothing() -> Result<()> {
-    let server = TestServer::start_with(
-        hub(),
-        ServerConfig {
-            max_frame_size: 4096,
-            ..Default::default()
-        },
-    )
+    let server = TestServer::start_with(hub(), {
+        let mut l = ServerConfig::default();
+        l.max_frame_size = 4096;
+        l
+    })
     .await?;
     call(&server, "PUT", "/api/state/open:e?path=/a", "1").await?;
     let big = format!("\"{}\"", "x".repeat(5000));

@@ -32,11 +32,13 @@ fn open() -> Acl {
 /// `open:*` writable by everyone, `small:*` the same within small limits, `doc:*` with the
 /// default ACL (public read only).
 fn hub() -> Hub {
-    let small = StateLimits {
-        max_depth: 8,
-        max_bytes: 4096,
-        max_values: 400,
-        max_patch_ops: 10,
+    let small = {
+        let mut l = StateLimits::default();
+        l.max_depth = 8;
+        l.max_bytes = 4096;
+        l.max_values = 400;
+        l.max_patch_ops = 10;
+        l
     };
     livestate_testkit::channels::test_hub()
         .channel("open:*", DocChannel::default().acl(open()))
@@ -161,9 +163,10 @@ async fn a_foreign_origin_is_refused_when_origins_are_listed() -> Result<()> {
 
 #[tokio::test]
 async fn a_body_that_never_arrives_gets_408() -> Result<()> {
-    let config = ServerConfig {
-        body_timeout: Duration::from_millis(300),
-        ..ServerConfig::default()
+    let config = {
+        let mut l = ServerConfig::default();
+        l.body_timeout = Duration::from_millis(300);
+        l
     };
     let server = TestServer::start_with(hub(), config).await?;
     let mut stream = tokio::net::TcpStream::connect(server.addr).await?;
@@ -370,14 +373,16 @@ async fn an_event_stream_read_slowly_skips_to_a_fresh_snapshot() -> Result<()> {
 async fn an_event_stream_never_read_is_dropped_after_the_write_timeout() -> Result<()> {
     let hub = livestate_testkit::channels::test_hub()
         .channel("open:*", DocChannel::default().acl(open()))
-        .limits(livestate_core::Limits {
-            ttl: Duration::from_millis(200),
-            ..Default::default()
+        .limits({
+            let mut l = livestate_core::Limits::default();
+            l.ttl = Duration::from_millis(200);
+            l
         })
         .build();
-    let config = ServerConfig {
-        write_timeout: Duration::from_secs(1),
-        ..ServerConfig::default()
+    let config = {
+        let mut l = ServerConfig::default();
+        l.write_timeout = Duration::from_secs(1);
+        l
     };
     let server = TestServer::start_with(hub, config).await?;
     let api = server.hub().api();

@@ -164,9 +164,10 @@ async fn a_stale_join_ref_is_ignored() -> Result<()> {
 #[tokio::test]
 async fn the_channel_cap_refuses_the_next_join() -> Result<()> {
     let hub = test_hub()
-        .limits(Limits {
-            max_channels: 3,
-            ..Limits::default()
+        .limits({
+            let mut l = Limits::default();
+            l.max_channels = 3;
+            l
         })
         .build();
     let server = TestServer::start(hub).await?;
@@ -259,9 +260,10 @@ async fn join_params_must_be_an_object_and_a_join_needs_a_ref() -> Result<()> {
 async fn a_socket_without_frames_is_closed_after_the_idle_timeout() -> Result<()> {
     // the chatty socket sends ten times as often as the idle timeout needs, so a busy
     // machine's delays do not close it
-    let config = livestate_server::ServerConfig {
-        idle_timeout: Duration::from_secs(3),
-        ..Default::default()
+    let config = {
+        let mut l = livestate_server::ServerConfig::default();
+        l.idle_timeout = Duration::from_secs(3);
+        l
     };
     let server = TestServer::start_with(test_hub().build(), config).await?;
     let mut quiet = server.client().await?;

@@ -167,9 +167,10 @@ async fn a_key_expires_after_its_ttl_and_starts_again_from_init() -> Result<()> 
     // a TTL far longer than a rejoin takes, even on a busy machine (the TTL's own timing
     // is tested on tokio's paused clock in livestate-core)
     let hub = test_hub()
-        .limits(livestate_core::Limits {
-            ttl: Duration::from_secs(3),
-            ..Default::default()
+        .limits({
+            let mut l = livestate_core::Limits::default();
+            l.ttl = Duration::from_secs(3);
+            l
         })
         .build();
     let server = TestServer::start(hub).await?;

@@ -36,19 +36,21 @@ fn open() -> Acl {
 }
 
 /// Small limits for `small:*` and the typed `notes:*` channel.
-const SMALL: StateLimits = StateLimits {
-    max_depth: 6,
-    max_bytes: 2048,
-    max_values: 200,
-    max_patch_ops: 10,
-};
+fn small() -> StateLimits {
+    let mut l = StateLimits::default();
+    l.max_depth = 6;
+    l.max_bytes = 2048;
+    l.max_values = 200;
+    l.max_patch_ops = 10;
+    l
+}
 
 /// The test channels, `open:*` (a doc everyone may write, default limits), `small:*` (the
-/// same within [`SMALL`]) and `notes:*` (a typed state within [`SMALL`]).
+/// same within [`small()`]) and `notes:*` (a typed state within [`small()`]).
 fn hub() -> Hub {
     test_hub()
         .channel("open:*", DocChannel::default().acl(open()))
-        .channel("small:*", DocChannel::default().acl(open()).limits(SMALL))
+        .channel("small:*", DocChannel::default().acl(open()).limits(small()))
         .channel("notes:*", NotesChannel)
         .build()
 }
@@ -77,7 +79,7 @@ impl Channel for NotesChannel {
     type Params = IgnoredAny;
 
     fn settings(&self) -> Settings {
-        Settings::shared().acl(open()).limits(SMALL)
+        Settings::shared().acl(open()).limits(small())
     }
 
     async fn init(&self, _: &IgnoredAny, _: &JoinContext) -> Result<Notes, ChannelError> {
@@ -603,12 +605,14 @@ async fn a_channel_s_own_limits_and_the_hub_s_are_enforced() -> Result<()> {
     assert_accepted(&frames, 3);
 
     // the hub's limits, for a channel that sets none
-    let limits = Limits {
-        state: StateLimits {
-            max_bytes: 2048,
-            ..StateLimits::default()
-        },
-        ..Limits::default()
+    let limits = {
+        let mut l = Limits::default();
+        l.state = {
+            let mut l = StateLimits::default();
+            l.max_bytes = 2048;
+            l
+        };
+        l
     };
     let tight = TestServer::start(test_hub().limits(limits).build()).await?;
     let mut c = tight.client().await?;

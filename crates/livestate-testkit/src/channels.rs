@@ -112,9 +112,10 @@ impl Channel for TestDoc {
     type Params = Value;
 
     fn settings(&self) -> Settings {
-        let settings = match self.scope {
-            Scope::Shared => Settings::shared(),
-            Scope::Connection => Settings::connection(),
+        let settings = if self.scope == Scope::Connection {
+            Settings::connection()
+        } else {
+            Settings::shared()
         };
         settings.acl(self.acl)
     }

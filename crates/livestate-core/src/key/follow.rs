@@ -33,7 +33,8 @@ impl<C: Channel> KeyAuthority<C> {
         match msg {
             Published::Change(change) => return self.on_change(&change).await,
             Published::Presence { joins, leaves } => self.on_remote_presence(joins, leaves),
-            Published::Gap => self.resync().await,
+            // a gap, or a message this version does not know: reload to be safe
+            _ => self.resync().await,
         }
         None
     }

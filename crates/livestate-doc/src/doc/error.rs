@@ -6,6 +6,7 @@ use crate::pointer::PointerError;
 
 /// Why an operation was refused. The document is unchanged when one is returned.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpError {
     /// The path is not a JSON Pointer.
     #[error(transparent)]

@@ -18,6 +18,7 @@ pub const MAX_DEPTH_CEILING: usize = 100;
 /// Bounds on one key's state, checked before a change is built. A change that would break
 /// one is refused with an [`LimitError`] naming it, and the state stays as it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StateLimits {
     /// The deepest nesting of objects and arrays (default 64; at most
     /// [`MAX_DEPTH_CEILING`]).
@@ -102,6 +103,7 @@ impl StateLimits {
 
 /// A change that would break a [`StateLimits`] bound.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LimitError {
     /// Nesting deeper than `max_depth`.
     #[error(
