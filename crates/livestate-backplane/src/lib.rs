@@ -3,6 +3,37 @@
 //! contract only; backends implement it (Redis, in `livestate-redis`; `memory` simulates
 //! one in a single process for tests, behind the `test-util` feature).
 //!
+//! ```
+//! # #[cfg(feature = "test-util")]
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! use livestate_backplane::memory::MemoryCluster;
+//! use livestate_backplane::{BackplaneError, Bus, Commit, CommitLog, Leases, Published, Staged};
+//! use livestate_protocol::PatchOp;
+//! use serde_json::json;
+//! use std::time::Duration;
+//!
+//! // two nodes of one cluster (in memory here; `livestate-redis` is the real thing)
+//! let cluster = MemoryCluster::new(Duration::from_secs(3));
+//! let (a, b) = (cluster.node("a"), cluster.node("b"));
+//! let mut changes = b.subscribe("doc:x").await?;
+//!
+//! // one authority per key: `a` leads `doc:x`, `b` is told who does
+//! let lease = a.acquire("doc:x").await?.lease;
+//! assert!(matches!(b.acquire("doc:x").await, Err(BackplaneError::Held { holder, .. }) if holder == "a"));
+//!
+//! // the authority commits a key's first version; followers receive it
+//! let patch = [PatchOp::Add { path: "/n".into(), value: json!(1) }];
+//! let staged = [Staged { patch: &patch, reset: false, event: None, note: None }];
+//! let commit = Commit { version: 0, state: &json!({"n": 1}), whole: true, changes: &staged };
+//! a.commit(&lease, commit).await?;
+//! match changes.recv().await {
+//!     Some(Published::Change(change)) => assert_eq!((change.version, &change.patch[..]), (0, &patch[..])),
+//!     _ => panic!("no change"),
+//! }
+//! assert_eq!(b.load("doc:x").await?.map(|s| s.state), Some(json!({"n": 1})));
+//! # Ok::<(), BackplaneError>(()) }).unwrap();
+//! ```
+//!
 //! ## How a cluster works
 //!
 //! Every key has at most one *authority* in the cluster: the node holding its lease. An

@@ -3,6 +3,65 @@
 //! drains an [`Outbox`]) and nothing of Redis (a cluster shares keys through a
 //! [`livestate_backplane::Backplane`]).
 //!
+//! ```
+//! use livestate_core::testing::{TestChannel, TestError};
+//! use livestate_core::{Channel, ChannelError, EventContext, Hub, JoinContext, Reply};
+//! use serde::{Deserialize, Serialize};
+//! use serde_json::json;
+//!
+//! #[derive(Default, Serialize, Deserialize)]
+//! struct Counter {
+//!     count: i64,
+//! }
+//!
+//! /// `pushEvent("add", {by: 2})`, `pushEvent("reset", {})`
+//! #[derive(Deserialize)]
+//! #[serde(rename_all = "snake_case")]
+//! enum CounterEvent {
+//!     Add { by: i64 },
+//!     Reset {},
+//! }
+//!
+//! struct CounterChannel;
+//!
+//! impl Channel for CounterChannel {
+//!     type State = Counter;
+//!     type Event = CounterEvent;
+//!     type Params = serde::de::IgnoredAny;
+//!
+//!     async fn init(&self, _: &Self::Params, _: &JoinContext) -> Result<Counter, ChannelError> {
+//!         Ok(Counter::default())
+//!     }
+//!
+//!     async fn handle_event(&self, event: CounterEvent, state: &mut Counter, _: &EventContext)
+//!         -> Result<Reply, ChannelError>
+//!     {
+//!         match event {
+//!             CounterEvent::Add { by } if by > 0 => state.count += by,
+//!             CounterEvent::Add { .. } => return Err(ChannelError::refused("add counts up")),
+//!             CounterEvent::Reset {} => state.count = 0,
+//!         }
+//!         Ok(Reply::none())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), TestError> {
+//! // a node's engine, without a network: what a socket's session does, in a test
+//! let hub = Hub::builder().channel("counter:*", CounterChannel).build();
+//! let mut page = TestChannel::join(&hub, "counter:lobby", json!({})).await?;
+//! let pushed = page.push("add", json!({"by": 2})).await?;
+//! assert_eq!(pushed.patch, json!([{"op": "replace", "path": "/count", "value": 2}]));
+//!
+//! // what the handler refuses, and what does not decode, is an error reply naming why
+//! let refused = page.push("add", json!({"by": -1})).await.unwrap_err();
+//! assert_eq!(refused, TestError::Refused("add counts up".into()));
+//! let bad = page.push("add", json!({"by": "two"})).await.unwrap_err();
+//! assert!(bad.to_string().contains("bad payload for add: by: invalid type"), "{bad}");
+//! assert_eq!(page.state(), &json!({"count": 2}));
+//! # Ok(()) }
+//! ```
+//!
 //! How one event flows:
 //!
 //! ```text

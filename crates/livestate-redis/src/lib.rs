@@ -1,5 +1,32 @@
 //! livestate's Redis backplane: several livestate nodes share every key through one Redis.
 //!
+//! ```
+//! use livestate_core::{DocChannel, Hub};
+//! use livestate_redis::{RedisBackplane, RedisOptions};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! # let redis = livestate_testkit::redis::RedisServer::start().await?;
+//! # let url = redis.url();
+//! // two nodes (two processes, usually) on one Redis at `url` (`redis://127.0.0.1:6379`)
+//! let node = |id: &str| {
+//!     let mut options = RedisOptions::new(url.clone());
+//!     options.node = id.to_owned();
+//!     RedisBackplane::connect(options)
+//! };
+//! let a = Hub::builder().channel("doc:*", DocChannel::default()).backplane(node("a").await?).build();
+//! let b = Hub::builder().channel("doc:*", DocChannel::default()).backplane(node("b").await?).build();
+//!
+//! // one state for every node: a change made on `a` reaches `b`'s subscribers
+//! let mut on_b = b.api().subscribe("doc:shared").await?;
+//! let on_a = a.api().subscribe("doc:shared").await?;
+//! on_a.put("/n", json!(1)).await?;
+//! let change = on_b.next().await.expect("a change");
+//! assert_eq!((change.path.as_str(), change.value), ("/n", Some(json!(1))));
+//! # Ok(()) }
+//! ```
+//!
 //! Redis is the distributed engine; livestate adds no consensus of its own. For each key:
 //!
 //! | Redis key (`P` is the prefix, `T` the topic) | what |

@@ -2,6 +2,39 @@
 //! nest into an axum application, and [`serve()`], which runs an application until a
 //! shutdown signal and then closes every socket with 1001.
 //!
+//! ```
+//! use livestate_core::DocChannel;
+//! use livestate_server::{Endpoint, serve};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! // livestate beside an application's own routes
+//! let live = Endpoint::builder().channel("doc:*", DocChannel::default()).build();
+//! let app = axum::Router::new()
+//!     .route("/hello", axum::routing::get(|| async { "hello" }))
+//!     .merge(live.router());
+//!
+//! // serve until `stop` (`serve_app` binds, and stops on SIGINT or SIGTERM)
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn({
+//!     let live = live.clone();
+//!     async move { serve(listener, app, &live, async { stopped.await.ok(); }).await }
+//! });
+//!
+//! let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+//! tcp.write_all(b"GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").await?;
+//! let mut response = String::new();
+//! tcp.read_to_string(&mut response).await?;
+//! assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+//!
+//! stop.send(()).ok();
+//! server.await??;
+//! # Ok(()) }
+//! ```
+//!
 //! See [`endpoint`] for mounting livestate into an existing app, with a `connect` callback
 //! and CORS.
 //!
