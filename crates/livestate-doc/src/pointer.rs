@@ -146,7 +146,7 @@ pub(crate) fn encode_index<S: AsRef<str>>(parent: &[S], index: usize) -> String 
     out
 }
 
-fn push_escaped(out: &mut String, token: &str) {
+pub(crate) fn push_escaped(out: &mut String, token: &str) {
     for c in token.chars() {
         match c {
             '~' => out.push_str("~0"),

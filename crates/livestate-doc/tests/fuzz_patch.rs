@@ -13,6 +13,9 @@
 //!   `json_patch` crate applying the same ops to the old value gives the new one, and
 //!   applying `take_patch()` with `json_patch` to the old value gives the new one too.
 //!
+//! And for two random documents, [`livestate_doc::diff`] gives the patch that turns one into
+//! the other, the same one as the `json_patch` crate's diff.
+//!
 //! `LIVESTATE_FUZZ_CASES` raises the number of cases (default 256).
 
 mod fuzz;
@@ -382,5 +385,15 @@ proptest! {
         for op in &ops {
             check_apply(&mut doc, std::slice::from_ref(op))?;
         }
+    }
+
+    #[test]
+    fn the_diff_turns_one_document_into_the_other(before in doc(), after in doc()) {
+        let patch = livestate_doc::diff(&before, &after);
+        let mut doc = Doc::with_limits(before.clone(), StateLimits::TRUSTED);
+        doc.replay(&patch).map_err(|e| TestCaseError::fail(format!("{e}: {patch:?}")))?;
+        prop_assert_eq!(doc.value(), &after);
+        let theirs = serde_json::to_value(json_patch::diff(&before, &after)).unwrap();
+        prop_assert_eq!(serde_json::to_value(&patch).unwrap(), theirs);
     }
 }

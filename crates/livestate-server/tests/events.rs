@@ -313,7 +313,7 @@ async fn a_handler_error_names_the_missing_field() -> Result<()> {
         (
             "patch",
             json!({"ops": [{"op": "add", "path": "/a", "value": 1}, {"op": "remove", "path": 3}]}),
-            "bad payload for patch: ops[1]: invalid type: integer `3`, expected a string",
+            "bad payload for patch: ops[1].path: invalid type: integer `3`, expected a string",
         ),
     ];
     for (event, payload, reason) in cases {

@@ -4,7 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use livestate_testkit::client::{Incoming, reply_status};
 use livestate_testkit::redis::RedisServer;
 use livestate_testkit::{Client, LiveView, ServerProcess};
@@ -150,6 +150,8 @@ pub struct Control {
     pub stop: std::sync::atomic::AtomicBool,
     /// When the fault happened.
     pub mark: std::sync::Mutex<Option<Instant>>,
+    /// Workers with an acknowledgement after the mark.
+    resumed: std::sync::atomic::AtomicUsize,
 }
 
 impl Control {
@@ -165,6 +167,22 @@ impl Control {
 
     fn mark(&self) -> Option<Instant> {
         *self.mark.lock().unwrap()
+    }
+
+    /// Wait until `count` workers have had an increment acknowledged since the mark (a
+    /// minute at most: a failover that takes that long has failed, however busy the
+    /// machine).
+    pub async fn wait_resumed(&self, count: usize) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.resumed.load(std::sync::atomic::Ordering::SeqCst) < count {
+            ensure!(
+                Instant::now() < deadline,
+                "{} of {count} clients resumed",
+                self.resumed.load(std::sync::atomic::Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 }
 
@@ -185,6 +203,9 @@ pub fn spawn_workers(
                         if let Some(mark) = control.mark() {
                             if Instant::now() > mark {
                                 w.resumed = Some(Instant::now());
+                                control
+                                    .resumed
+                                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             }
                         }
                     }
