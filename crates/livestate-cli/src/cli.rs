@@ -25,7 +25,10 @@ pub fn main(hub: HubBuilder) -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    livestate_server::logging::init();
+    if let Err(e) = livestate_server::logging::init_with(args.log_format) {
+        eprintln!("livestate: {e}");
+        return std::process::ExitCode::from(2);
+    }
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -98,6 +101,11 @@ const FLAGS: &[(&str, &str, &str)] = &[
     ),
     ("no-demo", "", "Do not serve the demo page at /"),
     (
+        "log-format",
+        "FORMAT",
+        "text, or json for one JSON object per line; RUST_LOG sets the level (info by default) [default: text]",
+    ),
+    (
         "redis",
         "URL",
         "Share every key with the other nodes on this Redis (redis://host:6379): one authority per key across the cluster, failover when a node dies (a build with the redis feature)",
@@ -156,6 +164,12 @@ fn parse(mut parser: lexopt::Parser) -> Result<Parsed, lexopt::Error> {
                     "ttl" => args.ttl = Some(value()?.parse()?),
                     "read-buffer-size" => args.read_buffer_size = Some(value()?.parse()?),
                     "no-demo" => args.no_demo = true,
+                    "log-format" => {
+                        let format = value()?.string()?;
+                        args.log_format = format
+                            .parse()
+                            .map_err(|e| lexopt::Error::from(format!("--log-format: {e}")))?;
+                    }
                     "redis" => args.redis = Some(value()?.string()?),
                     "node-id" => args.node_id = Some(value()?.string()?),
                     "lease-ms" => args.lease_ms = Some(value()?.parse()?),
@@ -221,6 +235,8 @@ pub struct ServeArgs {
     pub read_buffer_size: Option<usize>,
     /// Do not serve the demo page at `/`.
     pub no_demo: bool,
+    /// How log lines are written.
+    pub log_format: livestate_server::logging::LogFormat,
     /// Share every key through this Redis.
     pub redis: Option<String>,
     /// This node's id in the cluster.
@@ -288,9 +304,14 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
         hub = hub.channel("doc:*", DocChannel::default());
     }
     let mut endpoint = Endpoint::builder().hub(hub).limits(limits).config(config);
-    if let Some(url) = args.redis.clone().or(file.redis.url.clone()) {
-        endpoint = cluster(endpoint, url, &args, &file).await?;
-    }
+    let mode = match args.redis.clone().or(file.redis.url.clone()) {
+        Some(url) => {
+            let (with_cluster, node) = cluster(endpoint, url.clone(), &args, &file).await?;
+            endpoint = with_cluster;
+            format!("cluster node {node} on Redis {}", redact(&url))
+        }
+        None => "standalone, state in memory".to_owned(),
+    };
     if let Some(token) = &file.api.token {
         endpoint = endpoint.api_token(token.clone());
     }
@@ -309,7 +330,11 @@ pub async fn run(args: ServeArgs, hub: HubBuilder) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    let config_file = args.config.as_ref().map(|p| p.display().to_string());
     tracing::info!(
+        bind = %addr,
+        mode = %mode,
+        config = config_file.as_deref().unwrap_or("none"),
         "livestate listening on http://{addr} (WebSocket: ws://{addr}/socket/websocket?vsn=2.0.0)"
     );
     println!("livestate listening on {addr}");
@@ -329,7 +354,7 @@ async fn cluster(
     url: String,
     args: &ServeArgs,
     file: &Config,
-) -> anyhow::Result<EndpointBuilder> {
+) -> anyhow::Result<(EndpointBuilder, String)> {
     let mut opts = livestate_redis::RedisOptions::new(url);
     if let Some(node) = args.node_id.clone().or(file.redis.node_id.clone()) {
         opts.node = node;
@@ -342,8 +367,22 @@ async fn cluster(
     }
     let node = opts.node.clone();
     let backplane = livestate_redis::RedisBackplane::connect(opts).await?;
-    tracing::info!("cluster node {node} on Redis");
-    Ok(endpoint.backplane(backplane))
+    Ok((endpoint.backplane(backplane), node))
+}
+
+/// A Redis URL without its password, for the log (userinfo without a `:` may be a
+/// password too: it goes whole).
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => format!("{scheme}://***@{host}"),
+    }
 }
 
 /// Without the `redis` feature there is no cluster mode: say how to get it.
@@ -353,7 +392,7 @@ async fn cluster(
     url: String,
     _: &ServeArgs,
     _: &Config,
-) -> anyhow::Result<EndpointBuilder> {
+) -> anyhow::Result<(EndpointBuilder, String)> {
     anyhow::bail!(
         "cluster mode on {url} needs a livestate built with the redis feature \
          (cargo install livestate-cli --features redis)"
@@ -411,6 +450,34 @@ mod tests {
         assert_eq!((args.ttl, args.no_demo), (Some(5), true));
         assert_eq!(args.redis.as_deref(), Some("redis://127.0.0.1:6379"));
         assert_eq!(args.max_channels, None);
+    }
+
+    #[test]
+    fn redis_passwords_stay_out_of_the_log() {
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact("redis://app:s3cret@redis.internal:6379/2"),
+            "redis://app:***@redis.internal:6379/2"
+        );
+        assert_eq!(redact("redis://:s3cret@host"), "redis://:***@host");
+        assert_eq!(redact("rediss://s3cret@host"), "rediss://***@host");
+        assert_eq!(redact("redis://a:b@c@host"), "redis://a:***@host");
+    }
+
+    #[test]
+    fn log_formats_are_flags() {
+        use livestate_server::logging::LogFormat;
+        assert_eq!(serve(&["serve"]).log_format, LogFormat::Text);
+        assert_eq!(
+            serve(&["serve", "--log-format", "json"]).log_format,
+            LogFormat::Json
+        );
+        assert_eq!(
+            parsed(&["serve", "--log-format", "xml"])
+                .err()
+                .unwrap_or_default(),
+            "--log-format: unknown log format \"xml\": use text or json"
+        );
     }
 
     #[test]

@@ -420,3 +420,50 @@ async fn malformed_data_in_redis_is_mended_from_the_authority() -> Result<()> {
     }
     Ok(())
 }
+
+/// Node `i`'s `/metrics`: the value of the sample `name` (with its labels).
+async fn sample(cluster: &TestCluster, i: usize, name: &str) -> Result<f64> {
+    let res = http::get(cluster.addr(i), "/metrics").await?;
+    let found = res
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map(str::parse);
+    match found {
+        Some(value) => Ok(value?),
+        None => bail!("no {name} in:\n{}", res.body),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_metrics_count_leases_commits_and_forwards() -> Result<()> {
+    let cluster = cluster().await?;
+    let topic = "doc:metered";
+    let put = |n: i64| json!({"path": "/n", "value": n});
+    let mut on_a = Client::connect(&cluster.urls[0]).await?;
+    let jr_a = on_a.join(topic, json!({})).await?;
+    on_a.recv_until(|f| f.event == "state:change").await?;
+    let r = on_a.push_event(&jr_a, topic, "put", put(1)).await?;
+    assert_eq!(reply_status(&on_a.reply_to(&r).await?).0, "ok");
+    assert_eq!(cluster.leader(topic).await?, Some(0), "node 0 took the key");
+    let mut on_b = Client::connect(&cluster.urls[1]).await?;
+    let jr_b = on_b.join(topic, json!({})).await?;
+    on_b.recv_until(|f| f.event == "state:change").await?;
+    for n in 2..4 {
+        let r = on_b.push_event(&jr_b, topic, "put", put(n)).await?;
+        assert_eq!(reply_status(&on_b.reply_to(&r).await?).0, "ok");
+    }
+    let acquired = "livestate_lease_changes_total{change=\"acquired\"}";
+    assert_eq!(sample(&cluster, 0, acquired).await?, 1.0);
+    assert_eq!(sample(&cluster, 1, acquired).await?, 0.0);
+    // the leader commits each of the three changes to Redis; node 1 forwarded its two
+    let commits = "livestate_commit_duration_seconds_count";
+    assert_eq!(sample(&cluster, 0, commits).await?, 3.0);
+    assert_eq!(sample(&cluster, 1, commits).await?, 0.0);
+    assert_eq!(sample(&cluster, 0, "livestate_forwards_total").await?, 0.0);
+    assert_eq!(sample(&cluster, 1, "livestate_forwards_total").await?, 2.0);
+    // both nodes deliver every change to their own socket
+    assert_eq!(sample(&cluster, 1, "livestate_keys").await?, 1.0);
+    assert_eq!(sample(&cluster, 1, "livestate_events_total").await?, 2.0);
+    Ok(())
+}

@@ -8,6 +8,7 @@ use crate::calls::ApiError;
 use crate::channel::{Channel, Scope};
 use crate::limits::Limits;
 use crate::mailbox::{Command, KeyHandle, MessageRequest};
+use crate::metrics::Metrics;
 use crate::outbox::{Outbox, OutboxReceiver};
 use crate::registry::Node;
 use crate::routes::{ErasedChannel, Routes};
@@ -102,7 +103,14 @@ impl Hub {
     /// A new outbox with the configured capacity.
     pub fn outbox(&self) -> (Outbox, OutboxReceiver) {
         let limits = self.limits();
-        Outbox::new(limits.outbox_capacity, limits.outbox_bytes)
+        let (outbox, receiver) = Outbox::new(limits.outbox_capacity, limits.outbox_bytes);
+        self.metrics().watch_outbox(outbox.queued_bytes_counter());
+        (outbox, receiver)
+    }
+
+    /// What this node counts: `/metrics` serves [`Metrics::encode`].
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.node.metrics
     }
 
     /// The limits.

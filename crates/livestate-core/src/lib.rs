@@ -82,6 +82,8 @@
 //! - [`outbox`]: [`Outbox`], a socket's bounded queue of frames, and what lagging means.
 //! - `token` (feature `token`): signed tokens with an expiry (as `Phoenix.Token`).
 //! - `limits`: [`Limits`], a node's limits and timings.
+//! - [`metrics`]: [`Metrics`], what a node counts (sockets, events, refusals, latencies), for
+//!   `/metrics` in the Prometheus text format.
 //! - `calls`: the server API's vocabulary ([`api::ApiError`], [`api::Change`], ...).
 //! - `subscriber`: what takes a key's changes (a socket's channel, a Rust subscription),
 //!   and lag accounting.
@@ -107,6 +109,7 @@ pub mod hub;
 mod key;
 mod limits;
 mod mailbox;
+pub mod metrics;
 pub mod outbox;
 mod registry;
 mod routes;
@@ -129,6 +132,7 @@ pub use doc::{Doc, StateLimits};
 pub use doc_channel::DocChannel;
 pub use hub::{Hub, HubBuilder};
 pub use limits::Limits;
+pub use metrics::Metrics;
 pub use outbox::{Outbox, OutboxReceiver};
 pub use session::{Close, Session};
 pub use settings::{Scope, Settings, Ttl};

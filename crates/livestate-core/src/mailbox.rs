@@ -9,6 +9,7 @@ use crate::subscriber::{Sink, SubId};
 use livestate_doc::Doc;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// What a key's authority is asked to do.
@@ -36,6 +37,7 @@ pub(crate) enum Command {
         r#ref: Option<String>,
         slot: Option<Slot>,
         reason: String,
+        received: Instant,
     },
 }
 
@@ -66,6 +68,8 @@ pub(crate) struct EventRequest {
     /// Room reserved in the sender's outbox for the `phx_reply` (when there is a ref), so
     /// the acknowledgement is never dropped, even when the sender lags.
     pub(crate) slot: Option<Slot>,
+    /// When the session took it, for the event latency.
+    pub(crate) received: Instant,
 }
 
 /// A message for `handle_message`, from Rust code.

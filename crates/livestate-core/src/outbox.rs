@@ -131,6 +131,11 @@ impl Outbox {
         self.queued_bytes.load(Ordering::Relaxed)
     }
 
+    /// The counter behind [`Outbox::queued_bytes`], for the metrics to read at a scrape.
+    pub(crate) fn queued_bytes_counter(&self) -> &Arc<AtomicUsize> {
+        &self.queued_bytes
+    }
+
     /// Whether the socket is gone.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()

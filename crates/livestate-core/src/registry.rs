@@ -4,6 +4,7 @@
 
 use crate::limits::Limits;
 use crate::mailbox::KeyHandle;
+use crate::metrics::Metrics;
 use livestate_backplane::Backplane;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,8 @@ pub(crate) struct Node {
     pub(crate) id: String,
     /// Different for every start of a node, so request ids never repeat across restarts.
     pub(crate) instance: u64,
+    /// What this node counts, for `/metrics`.
+    pub(crate) metrics: Metrics,
     ids: AtomicU64,
     /// The authority of every live shared key, by topic.
     keys: Mutex<HashMap<String, KeyHandle>>,
@@ -36,6 +39,7 @@ impl Node {
             cluster,
             id,
             instance: instance_id(),
+            metrics: Metrics::new(),
             ids: AtomicU64::new(1),
             keys: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),

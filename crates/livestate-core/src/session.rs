@@ -61,10 +61,14 @@ impl Close {
 
 /// One socket's protocol state: its joined topics.
 pub struct Session {
+    /// Unique in this process: the transport's logs name the socket by it.
+    id: u64,
     hub: Hub,
     outbox: Outbox,
     socket: Arc<Assigns>,
     channels: HashMap<String, Joined>,
+    /// How many of `channels` the `channels` gauge counts now.
+    counted: usize,
     /// Subscriptions their authority ended (a failed handler, a lost lease): the session
     /// forgets those channels before handling the next frame.
     ended_tx: mpsc::UnboundedSender<SubId>,
@@ -82,29 +86,59 @@ impl Hub {
     /// (its connect params and whatever the connect callback added).
     pub fn session(&self, outbox: Outbox, socket: Assigns) -> Session {
         let (ended_tx, ended) = mpsc::unbounded_channel();
+        self.metrics().sockets.inc();
         Session {
+            id: self.node().next_id(),
             hub: self.clone(),
             outbox,
             socket: Arc::new(socket),
             channels: HashMap::new(),
+            counted: 0,
             ended_tx,
             ended,
         }
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        let metrics = self.hub.metrics();
+        metrics.sockets.dec();
+        metrics.channels.dec_by(self.counted as i64);
+    }
+}
+
 impl Session {
+    /// This socket's id, unique in this process (for logs).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Decode and handle one text frame. `Err` means: close the socket so.
     pub async fn handle_text(&mut self, text: &str) -> Result<(), Close> {
-        let msg =
-            Message::decode(text).map_err(|e| Close::new(close::INVALID_FRAME, e.to_string()))?;
+        let msg = Message::decode(text).map_err(|e| {
+            tracing::debug!("a frame does not decode: {e}");
+            Close::new(close::INVALID_FRAME, e.to_string())
+        })?;
         if let Some(number) = livestate_protocol::numbers::wide_integer(text) {
             let reason =
                 format!("the number {number} does not fit a 64-bit integer: send it as a string");
+            tracing::debug!(topic = %msg.topic, event = %msg.event, "refused: {reason}");
             self.refuse(msg, reason).await;
+            self.recount();
             return Ok(());
         }
         self.handle(msg).await
+    }
+
+    /// Bring the `channels` gauge in line with the joined channels.
+    fn recount(&mut self) {
+        let now = self.channels.len();
+        if now != self.counted {
+            let gauge = &self.hub.metrics().channels;
+            gauge.inc_by(now as i64 - self.counted as i64);
+            self.counted = now;
+        }
     }
 
     /// Refuse a message without acting on it: an event on a joined topic as its authority
@@ -127,6 +161,7 @@ impl Session {
                     r#ref: msg.r#ref,
                     slot,
                     reason,
+                    received: std::time::Instant::now(),
                 };
                 self.send_to_key(&msg.topic, cmd).await;
                 return;
@@ -150,6 +185,12 @@ impl Session {
 
     /// Handle one message. `Err` means: close the socket so.
     pub async fn handle(&mut self, msg: Message) -> Result<(), Close> {
+        let handled = self.handle_message(msg).await;
+        self.recount();
+        handled
+    }
+
+    async fn handle_message(&mut self, msg: Message) -> Result<(), Close> {
         self.forget_ended();
         if msg.topic == event::PHOENIX_TOPIC {
             let reply = if msg.event == event::HEARTBEAT {
@@ -193,6 +234,9 @@ impl Session {
                 self.send_to_key(&msg.topic, cmd).await;
             }
             name if name.starts_with(event::LVS_EVT_PREFIX) => {
+                tracing::debug!(topic = %msg.topic, event = %name, "event");
+                let received = std::time::Instant::now();
+                self.hub.metrics().events.inc();
                 let sub = joined.sub;
                 let slot = match msg.r#ref {
                     Some(_) => match self.outbox.reserve().await {
@@ -207,11 +251,13 @@ impl Session {
                     name: name[event::LVS_EVT_PREFIX.len()..].to_owned(),
                     payload: msg.payload,
                     slot,
+                    received,
                 });
                 self.send_to_key(&msg.topic, cmd).await;
             }
             other => {
                 let reason = format!("unknown event {other:?}");
+                tracing::debug!(topic = %msg.topic, "refused: {reason}");
                 let reply = frame::reply_error(
                     Some(&joined.join_ref),
                     msg.r#ref.as_deref(),
@@ -234,14 +280,17 @@ impl Session {
     /// The topics this socket has joined.
     pub fn joined(&mut self) -> impl Iterator<Item = &str> {
         self.forget_ended();
+        self.recount();
         self.channels.keys().map(String::as_str)
     }
 
     /// Leave every joined topic (the socket is going away).
     pub async fn close(mut self) {
-        for (_, joined) in self.channels.drain() {
+        for (topic, joined) in self.channels.drain() {
+            tracing::debug!(topic = %topic, "left (the socket closed)");
             let _ = joined.key.send(Command::Leave { sub: joined.sub }).await;
         }
+        self.recount();
     }
 
     async fn send(&self, frame: Text) {
@@ -256,6 +305,7 @@ impl Session {
             return;
         };
         if joined.key.send(cmd).await.is_err() {
+            tracing::debug!(topic = %topic, "the key's authority stopped: the channel fails");
             if let Some(joined) = self.channels.remove(topic) {
                 self.send(frame::error(
                     &joined.join_ref,
@@ -268,13 +318,17 @@ impl Session {
     }
 
     async fn join(&mut self, msg: Message) -> Result<(), Close> {
+        let received = std::time::Instant::now();
         let Some(r#ref) = msg.r#ref else {
+            tracing::debug!(topic = %msg.topic, "refused: phx_join needs a ref");
             return Err(Close::new(close::INVALID_FRAME, "phx_join needs a ref"));
         };
         let join_ref: Arc<str> = msg.join_ref.unwrap_or_else(|| r#ref.clone()).into();
         let topic = msg.topic;
-        let refuse =
-            |reason: &str| frame::reply_error(Some(&join_ref), Some(&r#ref), &topic, reason);
+        let refuse = |reason: &str| {
+            tracing::debug!(topic = %topic, "join refused: {reason}");
+            frame::reply_error(Some(&join_ref), Some(&r#ref), &topic, reason)
+        };
         if !msg.payload.is_object() {
             self.send(refuse("join params must be a JSON object")).await;
             return Ok(());
@@ -284,6 +338,7 @@ impl Session {
             return Ok(());
         }
         let Some(channel) = self.hub.route(&topic) else {
+            tracing::debug!(topic = %topic, "join refused: no channel serves the topic");
             let reply = frame::reply_error(None, Some(&r#ref), &topic, event::UNMATCHED_TOPIC);
             self.send(reply).await;
             return Ok(());
@@ -323,7 +378,10 @@ impl Session {
             let reply = move |result: Result<(), &str>| {
                 slot.send(match result {
                     Ok(()) => frame::reply_ok(Some(&jr), Some(&r), &t),
-                    Err(reason) => frame::reply_error(Some(&jr), Some(&r), &t, reason),
+                    Err(reason) => {
+                        tracing::debug!(topic = %t, "join refused: {reason}");
+                        frame::reply_error(Some(&jr), Some(&r), &t, reason)
+                    }
                 });
             };
             let sink = ChannelSink::new(
@@ -342,8 +400,13 @@ impl Session {
                 joined,
             };
             if key.send(Command::Join(req)).await.is_ok() {
-                match attached.await {
+                let answered = attached.await;
+                if answered.is_ok() {
+                    self.hub.metrics().join_latency.observe(received.elapsed());
+                }
+                match answered {
                     Ok(true) => {
+                        tracing::debug!(topic = %topic, "joined");
                         if channel.scope() == Scope::Connection {
                             self.hub.register_connection(&topic, key.clone());
                         }
@@ -365,6 +428,7 @@ impl Session {
         let Some(joined) = self.channels.remove(&msg.topic) else {
             return;
         };
+        tracing::debug!(topic = %msg.topic, "left");
         let _ = joined.key.send(Command::Leave { sub: joined.sub }).await;
         self.send(frame::reply_ok(
             Some(&joined.join_ref),

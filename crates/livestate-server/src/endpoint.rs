@@ -210,9 +210,11 @@ impl Endpoint {
         }
     }
 
-    /// The routes: `GET /socket/websocket`, `GET /health`, `GET /livestate.js`, and the
+    /// The routes: `GET /socket/websocket`, `GET /health`, `GET /livestate.js`,
+    /// `GET /metrics` (Prometheus text, behind the API token when one is set), and the
     /// HTTP state API under `/api` (see [`crate::http_api`]). Nest them where the front end
-    /// expects them (`/live` gives the socket URL `/live/socket`).
+    /// expects them (`/live` gives the socket URL `/live/socket`). Their 4xx answers are
+    /// logged at WARN with the path and the reason.
     pub fn router(&self) -> Router {
         use crate::http_api as api;
         let router = Router::new()
@@ -230,6 +232,8 @@ impl Endpoint {
             .route("/api/state/{topic}/message", post(api::message_state))
             .route("/api/state/{topic}/events", get(api::state_events))
             .route("/api/openapi.json", get(api::openapi))
+            .route("/metrics", get(api::metrics))
+            .route_layer(axum::middleware::from_fn(crate::observe::log_refusals))
             .with_state(self.state.clone());
         match &self.cors {
             Some(cors) => router.layer(cors.clone()),

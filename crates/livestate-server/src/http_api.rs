@@ -101,8 +101,12 @@ impl From<ApiError> for HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let body = json!({"error": {"code": self.code, "message": &self.message}});
+        let mut response = (self.status, Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::observe::Refused(self.message));
+        response
     }
 }
 
@@ -319,4 +323,16 @@ pub(crate) async fn state_events(
 
 pub(crate) async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}
+
+/// `GET /metrics`: the node's figures, in the Prometheus text format.
+pub(crate) async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = authorize(&app, &headers) {
+        return refused.into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, livestate_core::metrics::CONTENT_TYPE)],
+        app.hub.metrics().encode(),
+    )
+        .into_response()
 }

@@ -42,9 +42,10 @@
 //! - [`endpoint`]: [`Endpoint`] and its builder, with its routes.
 //! - `app`: what every route shares, and the connect callback's [`ConnectInfo`] and
 //!   [`ConnectRefused`].
-//! - [`http_api`]: the HTTP state API (JSON, SSE) and its OpenAPI description.
+//! - [`http_api`]: the HTTP state API (JSON, SSE) and its OpenAPI description, `/metrics`.
 //! - [`mod@serve`]: running an application until a signal, with a graceful shutdown.
 //! - `logging` (feature `logging`): a tracing subscriber for binaries.
+//! - `observe`: HTTP refusals logged at WARN, the peer address of a socket.
 //! - `ws`: the WebSocket transport (read loop, batched write loop, close codes).
 //! - `params`: connect params from the query string.
 //! - `sse`: the HTTP API's event streams, bounded like a socket's outbox.
@@ -55,6 +56,7 @@ pub mod endpoint;
 pub mod http_api;
 #[cfg(feature = "logging")]
 pub mod logging;
+mod observe;
 mod params;
 pub mod serve;
 mod sse;

@@ -28,6 +28,8 @@ pub async fn serve(
         }
     });
     let listener = timed_io::WriteTimeout::new(listener, endpoint.write_timeout());
+    // with each connection's peer address, for the logs
+    let app = app.into_make_service_with_connect_info::<crate::observe::PeerAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             signal.await;

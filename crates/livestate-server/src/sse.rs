@@ -28,7 +28,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The event stream of an attached subscription.
 pub(crate) fn respond(app: &AppState, sub: Subscription) -> Response {
     let limits = app.hub.limits();
-    let (outbox, rx) = Outbox::new(limits.outbox_capacity, limits.outbox_bytes);
+    let (outbox, rx) = app.hub.outbox();
     outbox.try_push(snapshot(sub.current()));
     let dropped = Arc::new(AtomicBool::new(false));
     let pump = Pump {

@@ -22,6 +22,7 @@
 //! client: only browsers send it, and only browsers need the check) is let through.
 
 use crate::app::{AppState, ConnectInfo};
+use crate::observe::{Peer, refuse};
 use crate::params;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -36,10 +37,12 @@ use livestate_core::session::Close;
 use livestate_core::{Assigns, OutboxReceiver, Session};
 use livestate_protocol::{Text, close};
 use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 /// The only serializer version livestate speaks.
 pub const VSN: &str = "2.0.0";
@@ -64,6 +67,7 @@ pub(crate) async fn handler(
     State(app): State<AppState>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
+    Peer(peer): Peer,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match query
@@ -73,30 +77,31 @@ pub(crate) async fn handler(
     {
         Some(VSN) => {}
         Some(other) => {
-            return (
+            return refuse(
                 StatusCode::BAD_REQUEST,
-                format!("unsupported vsn {other:?}: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}\n"),
-            )
-                .into_response();
+                format!(
+                    "unsupported vsn {other:?}: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}"
+                ),
+            );
         }
         None => {
-            return (
+            return refuse(
                 StatusCode::BAD_REQUEST,
-                format!("missing vsn: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}\n"),
-            )
-                .into_response();
+                format!(
+                    "missing vsn: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}"
+                ),
+            );
         }
     }
     if app.hub.is_shutting_down() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n").into_response();
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "server shutting down");
     }
     if let Some(origin) = app.foreign_origin(&headers) {
         let shown = origin.to_str().unwrap_or("(not text)");
-        return (
+        return refuse(
             StatusCode::FORBIDDEN,
-            format!("origin {shown} is not allowed\n"),
-        )
-            .into_response();
+            format!("origin {shown} is not allowed"),
+        );
     }
     let params = params::nest(&query);
     let assigns = match &app.connect {
@@ -110,7 +115,7 @@ pub(crate) async fn handler(
             match connect(info).await {
                 Ok(assigns) => assigns,
                 Err(refused) => {
-                    return (StatusCode::FORBIDDEN, format!("{}\n", refused.0)).into_response();
+                    return refuse(StatusCode::FORBIDDEN, refused.0);
                 }
             }
         }
@@ -129,7 +134,7 @@ pub(crate) async fn handler(
         .max_message_size(config.max_frame_size)
         .max_frame_size(config.max_frame_size)
         .on_upgrade(move |ws| async move {
-            run(ws, app, assigns).await;
+            run(ws, app, assigns, peer).await;
             drop(sockets);
         })
 }
@@ -154,9 +159,26 @@ fn auth_token(headers: &HeaderMap) -> Option<String> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
-async fn run(ws: WebSocket, app: AppState, assigns: Assigns) {
+async fn run(ws: WebSocket, app: AppState, assigns: Assigns, peer: Option<SocketAddr>) {
     let (outbox, outbox_rx) = app.hub.outbox();
-    let mut session = app.hub.session(outbox, assigns);
+    let session = app.hub.session(outbox, assigns);
+    // every log line of the socket (its joins, events, refusals) names it
+    let span = match peer {
+        Some(peer) => tracing::debug_span!("socket", id = session.id(), %peer),
+        None => tracing::debug_span!("socket", id = session.id()),
+    };
+    run_session(ws, app, session, outbox_rx)
+        .instrument(span)
+        .await;
+}
+
+async fn run_session(
+    ws: WebSocket,
+    app: AppState,
+    mut session: Session,
+    outbox_rx: OutboxReceiver,
+) {
+    tracing::debug!("socket open");
     let (sink, mut stream) = ws.split();
     let (close_tx, close_rx) = oneshot::channel();
     let writer = tokio::spawn(write_loop(
@@ -166,8 +188,11 @@ async fn run(ws: WebSocket, app: AppState, assigns: Assigns) {
         app.config.write_timeout,
     ));
     let ended = read_loop(&mut stream, &mut session, &app).await;
-    if let Ended::Server { close, .. } = &ended {
-        tracing::debug!(code = close.code, reason = %close.reason, "closing socket");
+    match &ended {
+        Ended::Server { close, .. } => {
+            tracing::debug!(code = close.code, reason = %close.reason, "socket closed by the server");
+        }
+        Ended::Client => tracing::debug!("socket closed by the client"),
     }
     let (close, drain) = match ended {
         Ended::Server { close, readable } => (Some(close), Some(readable)),

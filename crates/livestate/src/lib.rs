@@ -72,7 +72,7 @@ pub use livestate_core::{
     Assigns, Channel, ChannelError, Doc, DocChannel, EventContext, Hub, HubBuilder, JoinContext,
     Limits, LiveState, MessageContext, Reply, Scope, Settings, StateLimits, Ttl,
 };
-pub use livestate_core::{acl, api, doc, event, pointer, state};
+pub use livestate_core::{acl, api, doc, event, metrics, pointer, state};
 pub use livestate_server::{
     ConnectInfo, ConnectRefused, Endpoint, EndpointBuilder, ServerConfig, serve, serve_app,
     shutdown_signal,

@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    livestate::logging::init();
+    livestate::logging::init()?;
     // `--bind ADDR`, else $BIND, else the default
     let bind = std::env::args().skip_while(|a| a != "--bind").nth(1);
     let live = chat::endpoint();

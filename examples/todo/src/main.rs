@@ -6,7 +6,7 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    livestate::logging::init();
+    livestate::logging::init()?;
     let flag = |name: &str| std::env::args().skip_while(|a| a != name).nth(1);
     let delay_ms = match flag("--delay-ms") {
         Some(ms) => ms.parse().map_err(|e| {

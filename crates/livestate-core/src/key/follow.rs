@@ -241,6 +241,7 @@ impl<C: Channel> KeyAuthority<C> {
                             sub: req.sub,
                             r#ref: req.r#ref,
                             slot: req.slot,
+                            received: req.received,
                         }),
                     });
                 }
@@ -300,6 +301,7 @@ impl<C: Channel> KeyAuthority<C> {
             .await
         {
             Ok(()) => {
+                self.node.metrics.forwards.inc_by(ids.len() as u64);
                 if let Some(cluster) = self.role.cluster_mut() {
                     cluster.pending.mark_sent(ids, Instant::now());
                 }

@@ -12,6 +12,7 @@ use crate::wire::{ApiCall, Note};
 use livestate_backplane::{BackplaneError, EventId};
 use livestate_protocol::PatchOp;
 use serde_json::Value;
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// A change to run on the key's state.
@@ -81,6 +82,8 @@ pub(super) enum Asker {
         sub: SubId,
         r#ref: Option<String>,
         slot: Option<Slot>,
+        /// When its session took it, for the event latency.
+        received: Instant,
     },
     /// A server API call.
     Api(oneshot::Sender<Result<ApiReply, ApiError>>),

@@ -47,6 +47,7 @@ impl<C: Channel> KeyAuthority<C> {
                     self.send_state_to_waiting();
                 }
                 Err(message) => {
+                    tracing::debug!(topic = %self.topic, "init failed: {message}");
                     sink.push(&self.topic, event::ERROR, &json!({ "message": message }));
                     self.state.init_error = Some(message);
                 }

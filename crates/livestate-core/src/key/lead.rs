@@ -13,6 +13,7 @@ use super::job::{CommitError, Ran};
 use super::role::{Cluster, Lead, Role};
 use super::{Exit, KeyAuthority};
 use crate::channel::Channel;
+use crate::metrics::LeaseChange;
 use crate::wire::{self, Answer, ApiCall, Refusal, Request, RequestBody};
 use bytes::Bytes;
 use livestate_backplane::{Backplane, BackplaneError, Commit, Committed, EventId, Staged};
@@ -78,7 +79,8 @@ impl<C: Channel> KeyAuthority<C> {
                 return false;
             }
         };
-        tracing::debug!(topic = %self.topic, epoch = acquired.lease.epoch, "leading the key");
+        tracing::info!(topic = %self.topic, epoch = acquired.lease.epoch, "lease acquired: leading the key");
+        self.node.metrics.lease(LeaseChange::Acquired);
         let behind = acquired
             .snapshot
             .as_ref()
@@ -148,7 +150,9 @@ impl<C: Channel> KeyAuthority<C> {
                 whole: ran.iter().any(|r| r.whole),
                 changes: &staged,
             };
+            let started = std::time::Instant::now();
             let committed = cluster.backplane.commit(&lead.lease, commit).await;
+            self.node.metrics.commit_latency.observe(started.elapsed());
             drop(state);
             match committed {
                 Ok(Committed::Done) => {}
@@ -234,8 +238,12 @@ impl<C: Channel> KeyAuthority<C> {
             tracing::debug!(topic = %self.topic, "cannot report leaving the key: {e}");
         }
         if let Some(lead) = self.role.lead() {
-            if let Err(e) = backplane.release(&lead.lease, expired).await {
-                tracing::warn!(topic = %self.topic, "releasing the lease failed: {e}");
+            match backplane.release(&lead.lease, expired).await {
+                Ok(()) => {
+                    tracing::info!(topic = %self.topic, epoch = lead.lease.epoch, "lease released");
+                    self.node.metrics.lease(LeaseChange::Released);
+                }
+                Err(e) => tracing::warn!(topic = %self.topic, "releasing the lease failed: {e}"),
             }
         }
     }

@@ -51,6 +51,7 @@ mod state;
 
 use crate::channel::{Channel, Scope, Ttl};
 use crate::mailbox::{Command, KeyHandle};
+use crate::metrics::LeaseChange;
 use crate::registry::Node;
 use crate::subscriber::Subscribers;
 use livestate_doc::StateLimits;
@@ -100,7 +101,10 @@ pub(crate) fn spawn<C: Channel>(
         me: handle.clone(),
         stashed: None,
     };
-    tokio::spawn(authority.run());
+    // the key's logs carry it (a span of a disabled level costs nothing); it belongs to no
+    // socket, whichever started it
+    let span = tracing::debug_span!(parent: None, "key", key = %authority.topic);
+    tokio::spawn(tracing::Instrument::instrument(authority.run(), span));
     handle
 }
 
@@ -144,6 +148,7 @@ enum Exit {
 
 impl<C: Channel> KeyAuthority<C> {
     async fn run(mut self) {
+        self.node.metrics.keys.inc();
         if self.config.scope == Scope::Shared {
             if let Some(backplane) = self.node.cluster.clone() {
                 self.join_cluster(backplane).await;
@@ -264,7 +269,8 @@ impl<C: Channel> KeyAuthority<C> {
                 r#ref,
                 slot,
                 reason,
-            } => self.on_refuse(sub, r#ref, slot, reason).await,
+                received,
+            } => self.on_refuse(sub, r#ref, slot, reason, received).await,
         }
     }
 
@@ -327,6 +333,10 @@ impl<C: Channel> KeyAuthority<C> {
 
     async fn stop(mut self, exit: Exit) {
         self.mailbox.close();
+        if let (Exit::LeaseLost, Some(lead)) = (&exit, self.role.lead()) {
+            tracing::info!(topic = %self.topic, epoch = lead.lease.epoch, "lease lost");
+            self.node.metrics.lease(LeaseChange::Lost);
+        }
         // Joins already queued are dropped unanswered: their sessions retry and reach the
         // next authority of the key.
         while self.mailbox.try_recv().is_ok() {}
@@ -343,14 +353,24 @@ impl<C: Channel> KeyAuthority<C> {
             Exit::LeaseLost => "the key moved",
         };
         tracing::debug!(topic = %self.topic, node = %self.node.id, "key authority stopped: {why}");
+        self.node.metrics.keys.dec();
     }
 
     /// Lagging subscribers that have drained get the whole state.
     fn catch_up(&mut self) {
-        let gone = self
+        let (resynced, gone) = self
             .state
             .with_whole(&self.topic, |whole| self.subs.catch_up(whole))
             .unwrap_or_default();
+        if resynced > 0 {
+            self.node.metrics.resyncs.inc_by(resynced as u64);
+            tracing::warn!(
+                topic = %self.topic,
+                resynced,
+                still_lagging = self.subs.lagging(),
+                "lagging subscribers resynced with the whole state"
+            );
+        }
         self.gone(gone);
     }
 }

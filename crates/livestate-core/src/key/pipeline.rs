@@ -53,11 +53,17 @@ impl<C: Channel> KeyAuthority<C> {
         r#ref: Option<String>,
         slot: Option<Slot>,
         reason: String,
+        received: std::time::Instant,
     ) -> Option<Exit> {
         let job = Job {
             work: Work::Refuse(reason),
             caller: Caller::Group,
-            from: From::Here(Asker::Sub { sub, r#ref, slot }),
+            from: From::Here(Asker::Sub {
+                sub,
+                r#ref,
+                slot,
+                received,
+            }),
         };
         self.submit(job).await
     }
@@ -71,6 +77,7 @@ impl<C: Channel> KeyAuthority<C> {
             name,
             payload,
             slot,
+            received,
         } = req;
         let Some(ctx) = self.subs.get(sub).and_then(|s| s.ctx.clone()) else {
             tracing::debug!(topic = %self.topic, "event from a subscription that ended");
@@ -79,7 +86,12 @@ impl<C: Channel> KeyAuthority<C> {
         Some(Job {
             work: Work::Event { name, payload, ctx },
             caller: Caller::Group,
-            from: From::Here(Asker::Sub { sub, r#ref, slot }),
+            from: From::Here(Asker::Sub {
+                sub,
+                r#ref,
+                slot,
+                received,
+            }),
         })
     }
 
@@ -196,11 +208,17 @@ impl<C: Channel> KeyAuthority<C> {
                     r#ref,
                     slot,
                     reason,
+                    received,
                 } => {
                     return Some(Job {
                         work: Work::Refuse(reason),
                         caller: Caller::Group,
-                        from: From::Here(Asker::Sub { sub, r#ref, slot }),
+                        from: From::Here(Asker::Sub {
+                            sub,
+                            r#ref,
+                            slot,
+                            received,
+                        }),
                     });
                 }
                 other => self.stashed = Some(other),
@@ -407,7 +425,11 @@ impl<C: Channel> KeyAuthority<C> {
             Some(tracked) => {
                 let state = tracked.json();
                 let delivery = Delivery::new(&self.topic, patch, reset, wire, &state);
-                self.subs.deliver(&delivery)
+                let (sent, gone) = self.subs.deliver(&delivery);
+                let metrics = &self.node.metrics;
+                metrics.patches.inc();
+                metrics.deliveries.inc_by(sent as u64);
+                gone
             }
             None => Vec::new(),
         };
@@ -420,7 +442,13 @@ impl<C: Channel> KeyAuthority<C> {
     /// Tell an asker its change was committed at the wire version `wire`.
     pub(super) fn done(&mut self, asker: Asker, wire: u64) {
         match asker {
-            Asker::Sub { sub, r#ref, slot } => {
+            Asker::Sub {
+                sub,
+                r#ref,
+                slot,
+                received,
+            } => {
+                self.node.metrics.event_latency.observe(received.elapsed());
                 if let Some(s) = self.subs.get_mut(sub) {
                     s.sink
                         .answer(&self.topic, r#ref.as_deref(), slot, Answer::Ok(wire));
@@ -469,15 +497,31 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// Tell an asker here its change was refused.
     pub(super) fn refuse(&mut self, asker: Asker, refusal: Refusal) {
+        if !matches!(asker, Asker::Init) {
+            self.node.metrics.refused(refusal_code(&refusal));
+        }
+        if let Asker::Sub { received, .. } = &asker {
+            self.node.metrics.event_latency.observe(received.elapsed());
+        }
         match (asker, refusal) {
-            (Asker::Sub { sub, .. }, Refusal::Failed(reason)) => self.fail_sub(sub, &reason),
-            (Asker::Sub { sub, r#ref, slot }, refusal) => {
+            (Asker::Sub { sub, .. }, Refusal::Failed(reason)) => {
+                tracing::debug!(topic = %self.topic, sub, "event failed: {reason}");
+                self.fail_sub(sub, &reason);
+            }
+            (
+                Asker::Sub {
+                    sub, r#ref, slot, ..
+                },
+                refusal,
+            ) => {
                 self.refuse_sub(sub, r#ref.as_deref(), slot, &reason(&refusal));
             }
             (Asker::Api(done), refusal) => {
+                tracing::debug!(topic = %self.topic, "call refused: {}", reason(&refusal));
                 let _ = done.send(Err(api_error(refusal, &self.topic)));
             }
             (Asker::Message(done), refusal) => {
+                tracing::debug!(topic = %self.topic, "message refused: {}", reason(&refusal));
                 let _ = done.send(Err(api_error(refusal, &self.topic)));
             }
             (Asker::Init, refusal) => self.init_failed_for_waiting(&reason(&refusal)),
@@ -530,6 +574,16 @@ pub(super) fn reason(refusal: &Refusal) -> String {
         Refusal::Api(e) => e.to_string(),
         Refusal::Failed(reason) | Refusal::Unavailable(reason) => reason.clone(),
         Refusal::Conflict => "the key moved on; try again".to_owned(),
+    }
+}
+
+/// The code a refusal is counted under in the metrics.
+fn refusal_code(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::Api(e) => e.code(),
+        Refusal::Failed(_) => "failed",
+        Refusal::Unavailable(_) => "unavailable",
+        Refusal::Conflict => "conflict",
     }
 }
 

@@ -291,17 +291,18 @@ impl Subscribers {
     }
 
     /// A committed change to every subscriber that has the state and is in step; returns
-    /// those whose sink is gone (removed).
-    pub(crate) fn deliver(&mut self, delivery: &Delivery<'_>) -> Vec<Subscriber> {
+    /// how many took it, and those whose sink is gone (removed).
+    pub(crate) fn deliver(&mut self, delivery: &Delivery<'_>) -> (usize, Vec<Subscriber>) {
         self.each(|s| s.has_state && !s.lagging, |sink| sink.change(delivery))
     }
 
     /// A frame for every socket that has the state and is in step.
     pub(crate) fn broadcast(&mut self, broadcast: &Broadcast<'_>) -> Vec<Subscriber> {
-        self.each(
+        let (_, gone) = self.each(
             |s| s.has_state && !s.lagging,
             |sink| sink.broadcast(broadcast),
-        )
+        );
+        gone
     }
 
     /// The whole state to one subscriber: it has the state and is in step if it took it,
@@ -335,11 +336,11 @@ impl Subscribers {
         gone.into_iter().filter_map(|id| self.remove(id)).collect()
     }
 
-    /// Lagging subscribers that have drained get the whole state; returns those whose
-    /// sink is gone (removed).
-    pub(crate) fn catch_up(&mut self, whole: &Whole<'_>) -> Vec<Subscriber> {
+    /// Lagging subscribers that have drained get the whole state; returns how many took
+    /// it, and those whose sink is gone (removed).
+    pub(crate) fn catch_up(&mut self, whole: &Whole<'_>) -> (usize, Vec<Subscriber>) {
         if self.lagging == 0 {
-            return Vec::new();
+            return (0, Vec::new());
         }
         let mut gone = Vec::new();
         let mut ready = Vec::new();
@@ -350,28 +351,33 @@ impl Subscribers {
                 ready.push(*id);
             }
         }
+        let mut resynced = 0;
         for id in ready {
-            if self.whole_to(id, whole) == Pushed::Closed {
-                gone.push(id);
+            match self.whole_to(id, whole) {
+                Pushed::Closed => gone.push(id),
+                Pushed::Queued => resynced += 1,
+                Pushed::Full => {}
             }
         }
-        gone.into_iter().filter_map(|id| self.remove(id)).collect()
+        let gone = gone.into_iter().filter_map(|id| self.remove(id)).collect();
+        (resynced, gone)
     }
 
     /// Run `push` on the sinks of the subscribers `which` picks, marking those that had no
-    /// room as lagging and removing those that are gone.
+    /// room as lagging and removing those that are gone; how many took it.
     fn each(
         &mut self,
         which: impl Fn(&Subscriber) -> bool,
         mut push: impl FnMut(&mut dyn Sink) -> Pushed,
-    ) -> Vec<Subscriber> {
+    ) -> (usize, Vec<Subscriber>) {
         let mut gone = Vec::new();
+        let mut sent = 0;
         for (id, sub) in self.map.iter_mut() {
             if !which(sub) {
                 continue;
             }
             match push(sub.sink.as_mut()) {
-                Pushed::Queued => {}
+                Pushed::Queued => sent += 1,
                 Pushed::Full => {
                     sub.lagging = true;
                     self.lagging += 1;
@@ -379,7 +385,8 @@ impl Subscribers {
                 Pushed::Closed => gone.push(*id),
             }
         }
-        gone.into_iter().filter_map(|id| self.remove(id)).collect()
+        let gone = gone.into_iter().filter_map(|id| self.remove(id)).collect();
+        (sent, gone)
     }
 }
 

@@ -67,6 +67,7 @@ impl Sink for Fake {
 fn deliver(subs: &mut Subscribers, version: u64) -> usize {
     let state = serde_json::json!({"n": version});
     subs.deliver(&Delivery::new("t", &[], false, version, &state))
+        .1
         .len()
 }
 
@@ -79,7 +80,7 @@ fn catch_up(subs: &mut Subscribers, version: u64) -> usize {
         version,
         frame: &frame,
     };
-    subs.catch_up(&whole).len()
+    subs.catch_up(&whole).1.len()
 }
 
 #[test]
