@@ -30,8 +30,9 @@ pub(crate) fn refuse(status: StatusCode, reason: impl Into<String>) -> Response 
 
 /// Log the endpoint's 4xx answers at WARN: method, path, status and reason.
 pub(crate) async fn log_refusals(request: Request, next: Next) -> Response {
+    // clones of shared bytes, not copies: nothing is allocated for a request that passes
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let uri = request.uri().clone();
     let response = next.run(request).await;
     let status = response.status();
     if status.is_client_error() {
@@ -41,7 +42,7 @@ pub(crate) async fn log_refusals(request: Request, next: Next) -> Response {
             .map_or("", |r| r.0.as_str());
         tracing::warn!(
             %method,
-            %path,
+            path = %uri.path(),
             status = status.as_u16(),
             %reason,
             "HTTP request refused"
