@@ -18,6 +18,7 @@ pub mod http;
 pub mod redis;
 pub mod server;
 pub mod suite;
+pub mod view_oracle;
 
 pub use client::{Client, Frame, LiveView};
 pub use server::{ServerProcess, TestServer};

@@ -1,0 +1,74 @@
+//! Live views' templates: [`html!`] splits a template at compile time into statics and
+//! slots, a render computes only the slots whose assigns changed, and [`Encoder`] turns a
+//! render into the diff the stock `phoenix_live_view` client (1.1 and 1.2) merges.
+//!
+//! ```
+//! use livestate_view::{Assigns, Changed, Encoder, Rendered, html};
+//!
+//! struct Thermostat { celsius: i32, mode: &'static str }
+//!
+//! fn render<'a>(assigns: Assigns<'a, Thermostat>) -> Rendered<'a> {
+//!     html! {
+//!         div class="thermostat" {
+//!             p { "It is " (@celsius) " °C" }
+//!             button phx-click="inc" { "+" }
+//!             @if @mode == "eco" { span { "eco" } }
+//!         }
+//!     }
+//! }
+//!
+//! let mut state = Thermostat { celsius: 19, mode: "eco" };
+//! let mut encoder = Encoder::new();
+//! // the join: statics and every slot
+//! let first = encoder.diff(render(Assigns::new(&state, &Changed::all()))).unwrap();
+//! assert_eq!(first["0"], "19");
+//! // a change: only the slot that reads `celsius`
+//! state.celsius = 20;
+//! let next = encoder.diff(render(Assigns::new(&state, &Changed::of(["celsius"])))).unwrap();
+//! assert_eq!(serde_json::Value::Object(next), serde_json::json!({"0": "20"}));
+//! ```
+//!
+//! # The template syntax
+//!
+//! ```text
+//! h1 class="title" { "Hello, " (@name) "!" }        element, attribute, text, a slot
+//! input type="checkbox" checked[@done];             a void element; a boolean attribute
+//! button phx-click="inc" disabled[@busy] { "+" }    phx-* bindings are plain attributes
+//! a href=(@url) { (Raw(&@html)) }                   a dynamic attribute; raw HTML
+//! @if @on { b { "on" } } @else { i { "off" } }      conditionals, `@else @if`, `@if let`
+//! @for row in &@rows key (row.id) { li { (row.name) } }   a keyed list
+//! (card(&@title, html! { p { "body" } }))           a component: a fn returning a Rendered
+//! ```
+//!
+//! - Text and slot values are HTML-escaped; [`Raw`] marks HTML shown as it is.
+//! - `@name` reads the assign `name` of the `assigns` in scope (an [`Assigns`]); a slot is
+//!   computed again only when an assign it reads changed. A template that reads no assign
+//!   (a component's body, given its values as arguments) computes every slot whenever it
+//!   renders; its caller renders it again only when the caller's slot changed.
+//! - `@for` needs a key; an entry renders again when its item's hash (`Hash`) changed or
+//!   an assign it reads changed, and otherwise costs nothing. Inside `@for`, values from
+//!   outside the template are used by reference (or copied).
+//! - The branches of `@if let` compute every slot whenever the `@if` renders (what `let`
+//!   binds is not an assign).
+//!
+//! Modules: `rendered` (what a render produces), `escape`, `diff` (the encoder).
+
+// `html!` names this crate `::livestate_view`, here as in an application
+#[cfg(test)]
+extern crate self as livestate_view;
+
+mod diff;
+mod escape;
+mod rendered;
+
+pub use diff::{Encoder, RenderError};
+pub use rendered::{
+    Assigns, Changed, Entry, IntoSlot, List, Raw, Rendered, Slot, Slots, Statics, escape, hash,
+    key, text,
+};
+
+/// A template, compiled into statics and tracked slots: see the [crate docs](crate).
+pub use livestate_view_macros::html;
+
+#[cfg(test)]
+mod tests;

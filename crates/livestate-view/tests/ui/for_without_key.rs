@@ -1,0 +1,7 @@
+use livestate_view::html;
+
+fn main() {
+    let rows = vec![1, 2];
+    let _ = &rows;
+    let _ = html! { ul { @for row in rows { li { (row) } } } };
+}
