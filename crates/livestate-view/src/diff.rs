@@ -25,7 +25,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// What the client holds at one slot.
 #[derive(Debug)]
 enum Held {
-    Text,
+    /// Text, by a hash of it: a slot computed again (its inputs changed) whose text is the
+    /// same is not sent. This matters in list entries, whose slots all compute when their
+    /// item changed: one changed field of a row sends that field alone.
+    Text(u64),
     Nested(Tree),
     List(ListTree),
 }
@@ -202,10 +205,13 @@ fn encode_slots(
         let before = held.next();
         match slot {
             // unchanged: the client keeps it
-            None => now.push(before.unwrap_or(Held::Text)),
+            None => now.push(before.unwrap_or(Held::Text(0))),
             Some(Slot::Text(text)) => {
-                out.insert(i.to_string(), Value::String(text));
-                now.push(Held::Text);
+                let hash = crate::rendered::hash(&text);
+                if !matches!(before, Some(Held::Text(held)) if held == hash) {
+                    out.insert(i.to_string(), Value::String(text));
+                }
+                now.push(Held::Text(hash));
             }
             Some(Slot::Nested(rendered)) => {
                 let before = match before {
@@ -234,6 +240,17 @@ fn encode_slots(
     now
 }
 
+/// Where each key was (the first of a repeated key).
+fn index_of_keys(keys: &[String]) -> HashMap<&str, usize> {
+    let mut index = HashMap::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        if let MapEntry::Vacant(v) = index.entry(key.as_str()) {
+            v.insert(i);
+        }
+    }
+    index
+}
+
 /// A keyed list's diff (`None`: nothing changed), and what the client holds after it.
 fn encode_list(
     list: List<'_>,
@@ -253,19 +270,21 @@ fn encode_list(
         .flatten()
         .map(|e| std::mem::take(&mut e.key))
         .collect();
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(old_keys.len());
-    for (i, key) in old_keys.iter().enumerate() {
-        if let MapEntry::Vacant(v) = index.entry(key.as_str()) {
-            v.insert(i);
-        }
-    }
+    // built at the first entry not found where it was: a list that kept its order needs none
+    let mut index: Option<HashMap<&str, usize>> = None;
     let mut keyed = Map::new();
     let mut moved = false;
     let mut entries = Vec::with_capacity(list.entries.len());
     for (i, entry) in list.entries.into_iter().enumerate() {
-        let found = index
-            .get(entry.key.as_str())
-            .and_then(|&j| old[j].take().map(|h| (j, h)));
+        let in_place = old_keys.get(i).is_some_and(|k| *k == entry.key) && old[i].is_some();
+        let j = match in_place {
+            true => Some(i),
+            false => index
+                .get_or_insert_with(|| index_of_keys(&old_keys))
+                .get(entry.key.as_str())
+                .copied(),
+        };
+        let found = j.and_then(|j| old[j].take().map(|h| (j, h)));
         let Some((j, before)) = found else {
             // new here: sent whole
             let mut diff = Map::new();
