@@ -26,6 +26,7 @@ DELIVERY_SHARE_OF_BARE = 0.5
 DELIVERY_TIMES_SOCKETIO = 5.0
 P99_SLACK_MS = 5.0
 RSS_LIMIT_BYTES = 16 * 1024
+VIEW_ROW_BYTES_LIMIT = 100
 EXPLICIT_RATIO_LIMIT = 2.0
 
 
@@ -60,6 +61,14 @@ def load_criterion(root):
         except (OSError, KeyError, ValueError):
             continue
         out[full_id] = est["median"]["point_estimate"]
+    # the live-view benchmark writes its diffs' sizes beside criterion's results
+    try:
+        with open(os.path.join(root, "view_bytes.json")) as f:
+            for rows, sizes in json.load(f).items():
+                for what in ("outside_slot", "one_row"):
+                    out[f"view_bytes/{what}/{rows}"] = sizes[what]
+    except (OSError, ValueError, KeyError):
+        pass
     return out
 
 
@@ -581,6 +590,20 @@ def criterion_section(crit):
         per = f"{v / n:.1f} ns per subscriber" if v else ""
         rows.append([f"`fanout_encode_once/subscribers/{n}`",
                      f"encode one patch frame, queue it to {n:,} outboxes", t(v), per])
+    base = crit.get("view/outside_slot/10")
+    for n in (10, 100, 1000, 10000):
+        v = crit.get(f"view/outside_slot/{n}")
+        note = f"{ratio(v, base)} of 10 rows" if n != 10 else ""
+        rows.append([f"`view/outside_slot/{n}`",
+                     f"a view's render+diff when the caption above a {n:,}-row keyed list "
+                     f"changed ({num(crit.get(f'view_bytes/outside_slot/{n}'))} bytes)",
+                     t(v), note])
+    for n in (10, 100, 1000, 10000):
+        v = crit.get(f"view/one_row/{n}")
+        rows.append([f"`view/one_row/{n}`",
+                     f"render+diff when one field of row {n * 37 // 100} of {n:,} changed "
+                     f"({num(crit.get(f'view_bytes/one_row/{n}'))} bytes)",
+                     t(v), f"{v / n:.1f} ns per row" if v else ""])
     return table(["benchmark", "what", "median", "note"], rows)
 
 
@@ -655,6 +678,20 @@ def evaluate_targets(runs, crit):
     if ok is False:
         notes.append(f"- State size accounting: a put on 10 MiB costs {ratio(big, small)} "
                      f"of one on 10 KiB.")
+    b = crit.get("view_bytes/one_row/100")
+    ok = None if b is None else b <= VIEW_ROW_BYTES_LIMIT
+    rows.append(["a view's diff when one field of row 37 of a 100-row keyed list changed "
+                 "≤ 100 bytes of payload", f"{num(b)} bytes", verdict(ok)])
+    if ok is False:
+        notes.append(f"- View diff: {num(b - VIEW_ROW_BYTES_LIMIT)} bytes over 100.")
+    small, big = crit.get("view/outside_slot/10"), crit.get("view/outside_slot/10000")
+    r = big / small if small and big else None
+    ok = None if r is None else r <= EXPLICIT_RATIO_LIMIT
+    rows.append(["a view's render+diff of a slot outside a list of 10,000 rows ≤ 2× with 10 rows",
+                 f"{num(big, 0)} ns vs {num(small, 0)} ns: {ratio(big, small)}",
+                 verdict(ok)])
+    if ok is False:
+        notes.append(f"- View: a slot outside the list costs {ratio(big, small)} with 10,000 rows.")
     return rows, notes
 
 

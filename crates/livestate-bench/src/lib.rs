@@ -8,9 +8,14 @@
 //!   `Doc::take_patch`) on states of 10, 1,000 and 100,000 entries; the structural-diff
 //!   fallback (`Doc::replace_all` with one entry changed, then `take_patch`) on the same.
 //! - `fanout`: encode one patch frame and queue it to 10, 1,000 and 10,000 outboxes.
+//! - `view`: a live view's render+diff (`html!` and the `Encoder`) of a board of 10 to
+//!   10,000 rows, when a slot outside the list changes and when one row changes; the
+//!   diffs' sizes go to `target/criterion/view_bytes.json`.
 //!
 //! This library holds the inputs, so the benchmarks measure the same things the tests
 //! below check.
+
+pub mod view;
 
 use livestate_protocol::PatchOp;
 use livestate_protocol::livestate::StatePatch;
