@@ -2,6 +2,20 @@
 //! maud-like syntax, split at compile time into statics and slots that are computed only
 //! when the assigns they read changed. See `livestate_view::html!` for the syntax.
 //!
+//! ```
+//! use livestate_view::{Assigns, Changed, Rendered, html};
+//!
+//! struct Hello { name: String }
+//!
+//! fn hello(assigns: Assigns<'_, Hello>) -> Rendered<'_> {
+//!     html! { p class="hello" { "Hello, " (@name) "!" } }
+//! }
+//!
+//! let state = Hello { name: "<you>".into() };
+//! let page = hello(Assigns::new(&state, &Changed::all())).to_html();
+//! assert_eq!(page, r#"<p class="hello">Hello, &lt;you&gt;!</p>"#);
+//! ```
+//!
 //! - `parse`: the syntax, from Rust tokens into nodes (errors at the span).
 //! - `generate`: the code the nodes expand to.
 

@@ -28,6 +28,50 @@
 //! assert_eq!(serde_json::Value::Object(next), serde_json::json!({"0": "20"}));
 //! ```
 //!
+//! # A list
+//!
+//! The README's example (a test keeps the two the same):
+//!
+//! ```
+//! use livestate_view::{Assigns, Changed, Encoder, Rendered, html};
+//! use serde_json::json;
+//!
+//! struct Board { caption: String, rows: Vec<Row> }
+//! #[derive(Hash)]
+//! struct Row { id: u32, name: String, score: u32 }
+//!
+//! fn board(assigns: Assigns<'_, Board>) -> Rendered<'_> {
+//!     html! {
+//!         table class="board" {
+//!             caption { (@caption) }
+//!             @for row in &@rows key (row.id) {
+//!                 tr { td { (row.name) } td { (row.score) } }
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let row = |id, name: &str| Row { id, name: name.into(), score: 0 };
+//! let mut state = Board { caption: "Scores".into(), rows: vec![row(1, "ada"), row(2, "bo")] };
+//! let mut encoder = Encoder::new();
+//! // the join: statics and every slot
+//! let join = encoder.diff(board(Assigns::new(&state, &Changed::all())))?;
+//! assert_eq!(join["1"]["k"]["kc"], 2);
+//! // a slot outside the list: the list is not visited
+//! state.caption = "Final".into();
+//! let diff = encoder.diff(board(Assigns::new(&state, &Changed::of(["caption"]))))?;
+//! assert_eq!(json!(diff), json!({"0": "Final"}));
+//! // one field of one row: that field alone
+//! state.rows[1].score = 7;
+//! let diff = encoder.diff(board(Assigns::new(&state, &Changed::of(["rows"]))))?;
+//! assert_eq!(json!(diff), json!({"1": {"k": {"1": {"1": "7"}, "kc": 2}}}));
+//! // a row moved to the front: its old index, and km
+//! state.rows.swap(0, 1);
+//! let diff = encoder.diff(board(Assigns::new(&state, &Changed::of(["rows"]))))?;
+//! assert_eq!(json!(diff), json!({"1": {"k": {"0": 1, "1": 0, "kc": 2, "km": true}}}));
+//! # Ok::<(), livestate_view::RenderError>(())
+//! ```
+//!
 //! # The template syntax
 //!
 //! ```text
@@ -46,7 +90,8 @@
 //!   (a component's body, given its values as arguments) computes every slot whenever it
 //!   renders; its caller renders it again only when the caller's slot changed.
 //! - `@for` needs a key; an entry renders again when its item's hash (`Hash`) changed or
-//!   an assign it reads changed, and otherwise costs nothing. Inside `@for`, values from
+//!   an assign it reads changed, and otherwise costs nothing; of an entry that renders
+//!   again, only the slots whose text changed are sent. Inside `@for`, values from
 //!   outside the template are used by reference (or copied).
 //! - The branches of `@if let` compute every slot whenever the `@if` renders (what `let`
 //!   binds is not an assign).
