@@ -96,7 +96,8 @@
 //! - The branches of `@if let` compute every slot whenever the `@if` renders (what `let`
 //!   binds is not an assign).
 //!
-//! Modules: `rendered` (what a render produces), `escape`, `diff` (the encoder).
+//! Modules: `rendered` (what a render produces), `escape`, `diff` (the encoder), [`form`]
+//! (form values decoded as Plug does), `js` ([`Js`] commands for bindings).
 
 // `html!` names this crate `::livestate_view`, here as in an application
 #[cfg(test)]
@@ -104,9 +105,12 @@ extern crate self as livestate_view;
 
 mod diff;
 mod escape;
+pub mod form;
+mod js;
 mod rendered;
 
 pub use diff::{Encoder, RenderError};
+pub use js::Js;
 pub use rendered::{
     Assigns, Changed, Entry, IntoSlot, List, Raw, Rendered, Slot, Slots, Statics, escape, hash,
     key, text,
