@@ -659,25 +659,22 @@ def evaluate_targets(runs, crit):
     if ok is False:
         notes.append(f"- Memory: {num((rss - RSS_LIMIT_BYTES) / 1024, 1)} KiB per socket over.")
 
-    for fn in ("set", "increment"):
-        small, big = crit.get(f"explicit_op/{fn}/10"), crit.get(f"explicit_op/{fn}/100000")
-        r = big / small if small and big else None
-        ok = None if r is None else r <= EXPLICIT_RATIO_LIMIT
-        rows.append([f"explicit operation (`{fn}`) on 100,000 entries ≤ 2× its cost on 10",
-                     f"{num(big, 0)} ns vs {num(small, 0)} ns: {ratio(big, small)}",
+    def within_2x(label, small, big, note):
+        ok = None if small is None or big is None else big / small <= EXPLICIT_RATIO_LIMIT
+        rows.append([label, f"{num(big, 0)} ns vs {num(small, 0)} ns: {ratio(big, small)}",
                      verdict(ok)])
         if ok is False:
-            notes.append(f"- Explicit `{fn}`: {ratio(big, small)} of the 10-entry cost, "
-                         f"{num(big - EXPLICIT_RATIO_LIMIT * small)} ns over 2×.")
+            notes.append(note)
+
+    for fn in ("set", "increment"):
+        small, big = crit.get(f"explicit_op/{fn}/10"), crit.get(f"explicit_op/{fn}/100000")
+        within_2x(f"explicit operation (`{fn}`) on 100,000 entries ≤ 2× its cost on 10", small, big,
+                  f"- Explicit `{fn}`: {ratio(big, small)} of the 10-entry cost, "
+                  f"{num((big or 0) - EXPLICIT_RATIO_LIMIT * (small or 0))} ns over 2×.")
     small, big = crit.get("state_size/put/10KiB"), crit.get("state_size/put/10MiB")
-    r = big / small if small and big else None
-    ok = None if r is None else r <= EXPLICIT_RATIO_LIMIT
-    rows.append(["small `put` on a 10 MiB state ≤ 2× its cost on 10 KiB (size kept incrementally)",
-                 f"{num(big, 0)} ns vs {num(small, 0)} ns: {ratio(big, small)}",
-                 verdict(ok)])
-    if ok is False:
-        notes.append(f"- State size accounting: a put on 10 MiB costs {ratio(big, small)} "
-                     f"of one on 10 KiB.")
+    within_2x("small `put` on a 10 MiB state ≤ 2× its cost on 10 KiB (size kept incrementally)",
+              small, big,
+              f"- State size accounting: a put on 10 MiB costs {ratio(big, small)} of one on 10 KiB.")
     b = crit.get("view_bytes/one_row/100")
     ok = None if b is None else b <= VIEW_ROW_BYTES_LIMIT
     rows.append(["a view's diff when one field of row 37 of a 100-row keyed list changed "
@@ -685,13 +682,9 @@ def evaluate_targets(runs, crit):
     if ok is False:
         notes.append(f"- View diff: {num(b - VIEW_ROW_BYTES_LIMIT)} bytes over 100.")
     small, big = crit.get("view/outside_slot/10"), crit.get("view/outside_slot/10000")
-    r = big / small if small and big else None
-    ok = None if r is None else r <= EXPLICIT_RATIO_LIMIT
-    rows.append(["a view's render+diff of a slot outside a list of 10,000 rows ≤ 2× with 10 rows",
-                 f"{num(big, 0)} ns vs {num(small, 0)} ns: {ratio(big, small)}",
-                 verdict(ok)])
-    if ok is False:
-        notes.append(f"- View: a slot outside the list costs {ratio(big, small)} with 10,000 rows.")
+    within_2x("a view's render+diff of a slot outside a list of 10,000 rows ≤ 2× with 10 rows",
+              small, big,
+              f"- View: a slot outside the list costs {ratio(big, small)} with 10,000 rows.")
     return rows, notes
 
 

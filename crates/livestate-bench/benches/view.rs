@@ -6,7 +6,7 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use livestate_bench::view::{board_of, changed_row, joined, render_diff};
+use livestate_bench::view::{board_of, changed_row, joined, payload_bytes, render_diff};
 use livestate_view::Changed;
 use serde_json::{Value, json};
 use std::hint::black_box;
@@ -67,10 +67,7 @@ fn diff_bytes(
     change: impl FnOnce(&mut livestate_bench::view::Board),
 ) -> usize {
     change(board);
-    let diff = render_diff(encoder, board, changed);
-    serde_json::to_vec(&Value::Object(diff))
-        .expect("json")
-        .len()
+    payload_bytes(&render_diff(encoder, board, changed))
 }
 
 /// Beside criterion's own results, where `benches/report.py` reads them.

@@ -107,13 +107,7 @@ impl Generator {
         match node {
             Node::Text(text) => out.push_static(&escape(text)),
             Node::Splice(expr) => {
-                let tokens = &expr.tokens;
-                let value = quote! {{
-                    #[allow(unused_imports)]
-                    use ::livestate_view::IntoSlot as _;
-                    (#tokens).into_slot()
-                }};
-                out.push_slot(self.slot(&expr.deps, in_loop, value));
+                out.push_slot(self.slot(&expr.deps, in_loop, into_slot(expr)));
             }
             Node::Element { name, attrs, body } => {
                 out.push_static(&format!("<{name}"));
@@ -133,8 +127,7 @@ impl Generator {
                 then,
                 otherwise,
             } => {
-                let mut deps = BTreeSet::new();
-                collect_deps(std::slice::from_ref(node), &mut deps);
+                let deps = deps_of(node);
                 // A branch of `@if let` reads what the condition binds, which no assign
                 // tracks: its slots are all computed whenever the `@if` is.
                 let binds = cond
@@ -154,8 +147,7 @@ impl Generator {
                 key,
                 body,
             } => {
-                let mut deps = BTreeSet::new();
-                collect_deps(std::slice::from_ref(node), &mut deps);
+                let deps = deps_of(node);
                 let mut entry_deps = key.deps.clone();
                 collect_deps(body, &mut entry_deps);
                 let entry = self.parts(body, true);
@@ -196,13 +188,7 @@ impl Generator {
             } => out.push_static(&format!(" {name}=\"{}\"", escape(value))),
             Attr::Dynamic { name, value } => {
                 out.push_static(&format!(" {name}=\""));
-                let tokens = &value.tokens;
-                let slot = quote! {{
-                    #[allow(unused_imports)]
-                    use ::livestate_view::IntoSlot as _;
-                    (#tokens).into_slot()
-                }};
-                out.push_slot(self.slot(&value.deps, in_loop, slot));
+                out.push_slot(self.slot(&value.deps, in_loop, into_slot(value)));
                 out.push_static("\"");
             }
             Attr::Toggle { name, cond } => {
@@ -274,6 +260,23 @@ impl Generator {
             (false, false) => changed,
         }
     }
+}
+
+/// A slot's value from its expression: text (escaped), `Raw`, or a nested template.
+fn into_slot(expr: &Expr) -> TokenStream {
+    let tokens = &expr.tokens;
+    quote! {{
+        #[allow(unused_imports)]
+        use ::livestate_view::IntoSlot as _;
+        (#tokens).into_slot()
+    }}
+}
+
+/// Every assign `node` reads, its children's included.
+fn deps_of(node: &Node) -> BTreeSet<String> {
+    let mut deps = BTreeSet::new();
+    collect_deps(std::slice::from_ref(node), &mut deps);
+    deps
 }
 
 /// Every assign `nodes` read.

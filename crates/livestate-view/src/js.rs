@@ -144,8 +144,8 @@ impl Js {
 
 impl fmt::Display for Js {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = Value::Array(self.ops.clone());
-        write!(f, "{list}")
+        let json = serde_json::to_string(&self.ops).map_err(|_| fmt::Error)?;
+        f.write_str(&json)
     }
 }
 

@@ -372,3 +372,15 @@ fn the_title_goes_with_the_first_diff_after_it_changed() {
         "a new join shows the title again"
     );
 }
+
+#[test]
+fn text_in_a_template_is_escaped_as_values_are() {
+    // html! escapes its literal text at compile time with its own copy of the rules (a
+    // proc-macro crate cannot call the runtime's): the two must agree
+    const TEXT: &str = r#"<a href="x">Tom & 'Jerry'</a>"#;
+    let literal =
+        html! { p title="<a href=\"x\">Tom & 'Jerry'</a>" { "<a href=\"x\">Tom & 'Jerry'</a>" } }
+            .to_html();
+    let escaped = crate::escape(TEXT);
+    assert_eq!(literal, format!("<p title=\"{escaped}\">{escaped}</p>"));
+}
