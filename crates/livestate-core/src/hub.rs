@@ -10,8 +10,9 @@ use crate::limits::Limits;
 use crate::mailbox::{Command, KeyHandle, MessageRequest};
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, OutboxReceiver};
+use crate::process::TopicProcess;
 use crate::registry::Node;
-use crate::routes::{ErasedChannel, Routes};
+use crate::routes::{ErasedChannel, Routes, Served};
 use crate::wire;
 use livestate_backplane::{Backplane, Broadcast};
 use serde_json::Value;
@@ -55,6 +56,16 @@ impl HubBuilder {
     /// When `pattern` is already routed: a misconfiguration found at start-up.
     pub fn channel<C: Channel>(mut self, pattern: &str, channel: C) -> HubBuilder {
         self.routes.add(pattern, channel);
+        self
+    }
+
+    /// Serve topics matching `pattern` with a topic process: each join a task of its own
+    /// that answers the topic's messages itself (see [`crate::process`]).
+    ///
+    /// # Panics
+    /// When `pattern` is already routed.
+    pub fn process(mut self, pattern: &str, process: Arc<dyn TopicProcess>) -> HubBuilder {
+        self.routes.add_process(pattern, process);
         self
     }
 
@@ -321,6 +332,11 @@ impl Hub {
     /// The channel serving `topic`.
     pub(crate) fn route(&self, topic: &str) -> Option<Arc<dyn ErasedChannel>> {
         self.inner.routes.route(topic)
+    }
+
+    /// What serves `topic`: a channel or a topic process.
+    pub(crate) fn serving(&self, topic: &str) -> Option<Served> {
+        self.inner.routes.serving(topic)
     }
 
     /// The node's shared context.

@@ -91,7 +91,9 @@
 //! - `wire`: what the engine sends across nodes, encoded.
 //! - `registry`: a node's shared context and its live authorities.
 //! - `key`: the key authority task, with its one pipeline for every change.
-//! - `routes`: topic patterns and their channels.
+//! - [`process`]: [`process::TopicProcess`], topics whose every join is a task of its own
+//!   (live views), served by the same sessions as channels.
+//! - `routes`: topic patterns and their channels or processes.
 //! - [`hub`]: [`Hub`], a node's handle.
 //! - [`session`]: [`Session`], one socket's side of Phoenix Channels V2.
 //! - [`api`]: the server API ([`api::StateApi`], [`api::Subscription`]) for Rust code.
@@ -111,6 +113,7 @@ mod limits;
 mod mailbox;
 pub mod metrics;
 pub mod outbox;
+pub mod process;
 mod registry;
 mod routes;
 pub mod session;

@@ -85,6 +85,44 @@ pub struct Metrics {
     pub(crate) commit_latency: LatencyHistogram,
     pub(crate) forwards: Counter,
     lease_changes: [Counter; 3],
+    pub(crate) processes: ProcessMetrics,
+}
+
+/// What topic processes (live views) count: how many are joined, the messages they
+/// handle, their crashes. Cheap to clone; a process gets one with its join.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessMetrics {
+    joined: Gauge,
+    messages: Counter,
+    crashes: Counter,
+}
+
+/// Counts one joined process for as long as it lives.
+#[derive(Debug)]
+pub struct Joined(Gauge);
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl ProcessMetrics {
+    /// Count a process joined until the guard drops.
+    pub fn joined(&self) -> Joined {
+        self.joined.inc();
+        Joined(self.joined.clone())
+    }
+
+    /// Count a message a process handled.
+    pub fn message(&self) {
+        self.messages.inc();
+    }
+
+    /// Count a process that crashed (a callback panicked).
+    pub fn crashed(&self) {
+        self.crashes.inc();
+    }
 }
 
 impl Default for Metrics {
@@ -187,6 +225,19 @@ impl Metrics {
         );
         let lease_changes = ["acquired", "lost", "released"]
             .map(|change| lease_family.get_or_create(&[("change", change)]).clone());
+        let processes = ProcessMetrics {
+            joined: gauge(&mut registry, "views", "Live views joined on this node"),
+            messages: counter(
+                &mut registry,
+                "view_messages",
+                "Messages live views handled (events, patches, server messages)",
+            ),
+            crashes: counter(
+                &mut registry,
+                "view_crashes",
+                "Live views that crashed (a callback panicked)",
+            ),
+        };
         Metrics {
             registry,
             sockets,
@@ -203,6 +254,7 @@ impl Metrics {
             commit_latency,
             forwards,
             lease_changes,
+            processes,
         }
     }
 

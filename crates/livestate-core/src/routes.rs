@@ -1,10 +1,11 @@
-//! A node's routes: which channel serves a topic ([`Routes`]), with each channel behind
-//! [`ErasedChannel`] so channels of different state types fit one table.
+//! A node's routes: which channel or topic process serves a topic ([`Routes`]), with each
+//! channel behind [`ErasedChannel`] so channels of different state types fit one table.
 
 use crate::acl::Acl;
 use crate::channel::{Channel, ChannelError, JoinContext, Scope, decode_params};
 use crate::key;
 use crate::mailbox::KeyHandle;
+use crate::process::TopicProcess;
 use crate::registry::Node;
 use crate::settings::Settings;
 use futures_util::FutureExt;
@@ -21,7 +22,16 @@ pub(crate) struct Routes {
 
 struct Route {
     pattern: Pattern,
-    channel: Arc<dyn ErasedChannel>,
+    served: Served,
+}
+
+/// What serves a topic.
+#[derive(Clone)]
+pub(crate) enum Served {
+    /// A channel: its keys' authorities run the handlers.
+    Channel(Arc<dyn ErasedChannel>),
+    /// A topic process: every join a task of its own (a live view).
+    Process(Arc<dyn TopicProcess>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +69,22 @@ impl Routes {
         if let Err(e) = settings.validate() {
             panic!("livestate: the settings of the channel routed at {pattern:?}: {e}");
         }
+        let served = Served::Channel(Arc::new(Erased {
+            channel: Arc::new(channel),
+            settings,
+        }));
+        self.push(pattern, served);
+    }
+
+    /// Serve topics matching `pattern` with a topic process.
+    ///
+    /// # Panics
+    /// When `pattern` is already routed.
+    pub(crate) fn add_process(&mut self, pattern: &str, process: Arc<dyn TopicProcess>) {
+        self.push(pattern, Served::Process(process));
+    }
+
+    fn push(&mut self, pattern: &str, served: Served) {
         let parsed = Pattern::parse(pattern);
         assert!(
             !self.routes.iter().any(|r| r.pattern == parsed),
@@ -66,10 +92,7 @@ impl Routes {
         );
         self.routes.push(Route {
             pattern: parsed,
-            channel: Arc::new(Erased {
-                channel: Arc::new(channel),
-                settings,
-            }),
+            served,
         });
     }
 
@@ -79,13 +102,21 @@ impl Routes {
         self.routes.iter().any(|r| r.pattern == pattern)
     }
 
-    /// The channel serving `topic`: the most specific match.
-    pub(crate) fn route(&self, topic: &str) -> Option<Arc<dyn ErasedChannel>> {
+    /// What serves `topic`: the most specific match.
+    pub(crate) fn serving(&self, topic: &str) -> Option<Served> {
         self.routes
             .iter()
             .filter_map(|r| r.pattern.rank(topic).map(|rank| (rank, r)))
             .max_by_key(|(rank, _)| *rank)
-            .map(|(_, r)| r.channel.clone())
+            .map(|(_, r)| r.served.clone())
+    }
+
+    /// The channel serving `topic` (none when a topic process serves it).
+    pub(crate) fn route(&self, topic: &str) -> Option<Arc<dyn ErasedChannel>> {
+        match self.serving(topic)? {
+            Served::Channel(channel) => Some(channel),
+            Served::Process(_) => None,
+        }
     }
 }
 

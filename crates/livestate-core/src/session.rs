@@ -24,11 +24,16 @@
 //! | a join_ref that is not the topic's current one | ignored |
 //! | a frame that does not decode | the socket is closed (1007) with the reason |
 //! | a frame with an integer beyond 64 bits | refused like a refused event (`state:change`, then the error reply) on a joined topic, else an error reply; nothing else happens |
+//!
+//! A topic served by a [topic process](crate::process) (a live view) is joined, left and
+//! capped the same way; its other messages go to its process, which answers them.
 
 use crate::channel::{Assigns, JoinContext, Scope};
 use crate::hub::Hub;
 use crate::mailbox::{Command, EventRequest, JoinRequest, KeyHandle};
 use crate::outbox::Outbox;
+use crate::process::{self, Ended, ProcessJoin, TopicProcess};
+use crate::routes::{ErasedChannel, Served};
 use crate::subscriber::{ChannelSink, SubId};
 use livestate_protocol::{Message, Text, close, event, frame};
 use std::collections::HashMap;
@@ -78,7 +83,31 @@ pub struct Session {
 struct Joined {
     join_ref: Arc<str>,
     sub: SubId,
-    key: KeyHandle,
+    target: Target,
+}
+
+/// A join being handled: its topic, join_ref, ref and params.
+type JoinArgs = (String, Arc<str>, String, serde_json::Value);
+
+/// Where a joined topic's messages go.
+enum Target {
+    /// A channel's key authority.
+    Key(KeyHandle),
+    /// A topic process's inbox.
+    Process(mpsc::Sender<Message>),
+}
+
+impl Joined {
+    /// Tell what serves the topic that this join is over.
+    async fn leave(self) {
+        match self.target {
+            Target::Key(key) => {
+                let _ = key.send(Command::Leave { sub: self.sub }).await;
+            }
+            // dropping the inbox's sender stops the process
+            Target::Process(_) => {}
+        }
+    }
 }
 
 impl Hub {
@@ -150,7 +179,7 @@ impl Session {
             .channels
             .get(&msg.topic)
             .filter(|j| msg.join_ref.as_deref().is_none_or(|jr| jr == &*j.join_ref));
-        if let Some(joined) = joined {
+        if let Some(joined) = joined.filter(|j| matches!(j.target, Target::Key(_))) {
             if msg.event.starts_with(event::LVS_EVT_PREFIX) {
                 let slot = match msg.r#ref {
                     Some(_) => self.outbox.reserve().await,
@@ -227,8 +256,27 @@ impl Session {
             tracing::debug!(topic = %msg.topic, "ignoring a message with a stale join_ref");
             return Ok(());
         }
+        if msg.event == event::PHX_LEAVE {
+            self.leave(msg).await;
+            return Ok(());
+        }
+        if let Target::Process(inbox) = &joined.target {
+            if let Err(unsent) = inbox.send(msg).await {
+                // the process ended by itself (and told its client): forget it, and answer
+                // as for any topic not joined
+                self.forget_ended();
+                let msg = unsent.0;
+                let reply = frame::reply_error(
+                    None,
+                    msg.r#ref.as_deref(),
+                    &msg.topic,
+                    event::UNMATCHED_TOPIC,
+                );
+                self.send(reply).await;
+            }
+            return Ok(());
+        }
         match msg.event.as_str() {
-            event::PHX_LEAVE => self.leave(msg).await,
             event::LVS_REFRESH => {
                 let cmd = Command::Refresh { sub: joined.sub };
                 self.send_to_key(&msg.topic, cmd).await;
@@ -288,7 +336,7 @@ impl Session {
     pub async fn close(mut self) {
         for (topic, joined) in self.channels.drain() {
             tracing::debug!(topic = %topic, "left (the socket closed)");
-            let _ = joined.key.send(Command::Leave { sub: joined.sub }).await;
+            joined.leave().await;
         }
         self.recount();
     }
@@ -301,10 +349,14 @@ impl Session {
     /// Send a command to the authority of a joined topic; if it has stopped (it lost its
     /// lease), the channel fails and the client rejoins.
     async fn send_to_key(&mut self, topic: &str, cmd: Command) {
-        let Some(joined) = self.channels.get(topic) else {
+        let Some(Joined {
+            target: Target::Key(key),
+            ..
+        }) = self.channels.get(topic)
+        else {
             return;
         };
-        if joined.key.send(cmd).await.is_err() {
+        if key.send(cmd).await.is_err() {
             tracing::debug!(topic = %topic, "the key's authority stopped: the channel fails");
             if let Some(joined) = self.channels.remove(topic) {
                 self.send(frame::error(
@@ -337,7 +389,7 @@ impl Session {
             self.send(refuse("server shutting down")).await;
             return Ok(());
         }
-        let Some(channel) = self.hub.route(&topic) else {
+        let Some(served) = self.hub.serving(&topic) else {
             tracing::debug!(topic = %topic, "join refused: no channel serves the topic");
             let reply = frame::reply_error(None, Some(&r#ref), &topic, event::UNMATCHED_TOPIC);
             self.send(reply).await;
@@ -345,21 +397,82 @@ impl Session {
         };
         if let Some(old) = self.channels.remove(&topic) {
             self.send(frame::close(&old.join_ref, &topic)).await;
-            let _ = old.key.send(Command::Leave { sub: old.sub }).await;
+            old.leave().await;
         }
         if self.channels.len() >= self.hub.limits().max_channels {
             self.send(refuse(event::TOO_MANY_CHANNELS)).await;
             return Ok(());
         }
+        let channel = match served {
+            Served::Channel(channel) => channel,
+            Served::Process(process) => {
+                let join = (topic, join_ref, r#ref, msg.payload);
+                self.join_process(process, join, received).await;
+                return Ok(());
+            }
+        };
+        self.join_channel(channel, (topic, join_ref, r#ref, msg.payload), received)
+            .await;
+        Ok(())
+    }
+
+    /// Start a topic process for a join, and keep it if it says it stays.
+    async fn join_process(
+        &mut self,
+        process: Arc<dyn TopicProcess>,
+        (topic, join_ref, r#ref, params): JoinArgs,
+        received: std::time::Instant,
+    ) {
+        let sub = self.hub.node().next_id();
+        let (inbox_tx, inbox) = mpsc::channel(process::INBOX);
+        let (joined, answered) = oneshot::channel();
+        process.start(ProcessJoin {
+            topic: topic.clone(),
+            join_ref: join_ref.clone(),
+            r#ref,
+            params,
+            socket: self.socket.clone(),
+            outbox: self.outbox.clone(),
+            inbox,
+            joined,
+            ended: Ended::new(self.ended_tx.clone(), sub),
+            metrics: self.hub.metrics().processes.clone(),
+        });
+        if let Ok(true) = answered.await {
+            self.hub.metrics().join_latency.observe(received.elapsed());
+            tracing::debug!(topic = %topic, "joined");
+            let target = Target::Process(inbox_tx);
+            self.channels.insert(
+                topic,
+                Joined {
+                    join_ref,
+                    sub,
+                    target,
+                },
+            );
+        }
+    }
+
+    /// Join a channel's key (its authority answers the join).
+    async fn join_channel(
+        &mut self,
+        channel: Arc<dyn ErasedChannel>,
+        (topic, join_ref, r#ref, params): JoinArgs,
+        received: std::time::Instant,
+    ) {
+        let refuse = |reason: &str| {
+            tracing::debug!(topic = %topic, "join refused: {reason}");
+            frame::reply_error(Some(&join_ref), Some(&r#ref), &topic, reason)
+        };
         let mut ctx = JoinContext {
             topic: topic.clone(),
             socket: self.socket.clone(),
             assigns: Assigns::new(),
             presence: None,
         };
-        if let Err(e) = channel.authorize(&topic, &msg.payload, &mut ctx).await {
+        if let Err(e) = channel.authorize(&topic, &params, &mut ctx).await {
             self.send(refuse(&e.to_string())).await;
-            return Ok(());
+            return;
         }
         let hub = self.hub.clone();
         let mut retries = hub.retries();
@@ -372,7 +485,7 @@ impl Session {
             };
             let sub = hub.node().next_id();
             let Some(slot) = self.outbox.reserve().await else {
-                return Ok(());
+                return;
             };
             let (jr, r, t) = (join_ref.clone(), r#ref.clone(), topic.clone());
             let reply = move |result: Result<(), &str>| {
@@ -394,7 +507,7 @@ impl Session {
             let req = JoinRequest {
                 sub,
                 sink: Box::new(sink),
-                params: msg.payload.clone(),
+                params: params.clone(),
                 ctx: ctx.clone(),
                 reply: Box::new(reply),
                 joined,
@@ -410,10 +523,16 @@ impl Session {
                         if channel.scope() == Scope::Connection {
                             self.hub.register_connection(&topic, key.clone());
                         }
-                        self.channels.insert(topic, Joined { join_ref, sub, key });
-                        return Ok(());
+                        let target = Target::Key(key);
+                        let joined = Joined {
+                            join_ref,
+                            sub,
+                            target,
+                        };
+                        self.channels.insert(topic, joined);
+                        return;
                     }
-                    Ok(false) => return Ok(()),
+                    Ok(false) => return,
                     // dropped unanswered: the authority was stopping (its key expired just
                     // now); the next attempt reaches a fresh one
                     Err(_) => {}
@@ -421,7 +540,6 @@ impl Session {
             }
         }
         self.send(refuse("the key is unavailable; try again")).await;
-        Ok(())
     }
 
     async fn leave(&mut self, msg: Message) {
@@ -429,13 +547,14 @@ impl Session {
             return;
         };
         tracing::debug!(topic = %msg.topic, "left");
-        let _ = joined.key.send(Command::Leave { sub: joined.sub }).await;
+        let join_ref = joined.join_ref.clone();
+        joined.leave().await;
         self.send(frame::reply_ok(
-            Some(&joined.join_ref),
+            Some(&join_ref),
             msg.r#ref.as_deref(),
             &msg.topic,
         ))
         .await;
-        self.send(frame::close(&joined.join_ref, &msg.topic)).await;
+        self.send(frame::close(&join_ref, &msg.topic)).await;
     }
 }
