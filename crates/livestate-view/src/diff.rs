@@ -94,6 +94,11 @@ impl Encoder {
         self.title = Some(title.into());
     }
 
+    /// The title set last.
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+
     /// The diff of `rendered` against what the client holds (the whole render when it
     /// holds nothing); an empty map when nothing changed.
     pub fn diff(&mut self, rendered: Rendered<'_>) -> Result<Map<String, Value>, RenderError> {
@@ -115,14 +120,7 @@ impl Encoder {
                 }
                 Ok(out)
             }
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a template panicked".to_owned());
-                Err(RenderError(message))
-            }
+            Err(panic) => Err(RenderError(crate::panic_message(panic.as_ref()))),
         }
     }
 }

@@ -107,6 +107,7 @@ mod diff;
 mod escape;
 pub mod form;
 mod js;
+pub mod live;
 mod rendered;
 
 pub use diff::{Encoder, RenderError};
@@ -118,6 +119,15 @@ pub use rendered::{
 
 /// A template, compiled into statics and tracked slots: see the [crate docs](crate).
 pub use livestate_view_macros::html;
+
+/// A panic's message.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a template panicked".to_owned())
+}
 
 #[cfg(test)]
 mod tests;

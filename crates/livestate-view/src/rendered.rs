@@ -58,6 +58,14 @@ impl Changed {
         }
     }
 
+    /// Add what `other` says changed.
+    pub fn merge(&mut self, other: &Changed) {
+        self.all |= other.all;
+        for name in &other.names {
+            self.insert(name);
+        }
+    }
+
     /// Whether any of `names` changed.
     pub fn any(&self, names: &[&str]) -> bool {
         self.all || names.iter().any(|n| self.names.contains(n))

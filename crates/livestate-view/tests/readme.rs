@@ -1,5 +1,6 @@
-//! The README's live-view example is the crate's "A list" doctest (which runs), less its
-//! hidden lines: the README cannot drift from code that compiles and passes.
+//! The README's live-view examples are the crate's "A list" doctest and the `live`
+//! module's doctest (which run), less their hidden lines: the README cannot drift from code
+//! that compiles and passes.
 
 use std::path::Path;
 
@@ -8,32 +9,48 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-#[test]
-fn the_readme_shows_the_doctested_example() {
+/// The `n`th rust block of the README's live-view section.
+fn readme_block(n: usize) -> String {
     let readme = read("../../README.md");
     let section = readme
         .split_once("## Live views")
         .expect("the README's live-view section")
         .1;
-    let shown = section
-        .split_once("```rust\n")
-        .and_then(|(_, rest)| rest.split_once("\n```\n"))
+    let section = section.split("\n## ").next().unwrap_or_default();
+    section
+        .split("```rust\n")
+        .nth(n + 1)
+        .and_then(|rest| rest.split_once("\n```\n"))
         .expect("a rust block")
-        .0;
+        .0
+        .to_owned()
+}
 
-    let lib = read("src/lib.rs");
-    let docs: Vec<&str> = lib
+/// The first example of a file's module docs (`//!`), less its hidden lines.
+fn doctest(path: &str, after: &str) -> String {
+    let source = read(path);
+    let docs: Vec<&str> = source
         .lines()
         .filter_map(|l| l.strip_prefix("//!"))
         .map(|l| l.strip_prefix(' ').unwrap_or(l))
         .collect();
     let docs = docs.join("\n");
     let block = docs
-        .split_once("# A list")
+        .split_once(after)
         .and_then(|(_, rest)| rest.split_once("```\n"))
         .and_then(|(_, rest)| rest.split_once("\n```"))
-        .expect("the crate docs' list example")
+        .expect("an example in the docs")
         .0;
     let tested: Vec<&str> = block.lines().filter(|l| !l.starts_with("# ")).collect();
-    assert_eq!(shown, tested.join("\n"));
+    tested.join("\n")
+}
+
+#[test]
+fn the_readme_shows_the_doctested_view() {
+    assert_eq!(readme_block(1), doctest("src/live/mod.rs", ""));
+}
+
+#[test]
+fn the_readme_shows_the_doctested_example() {
+    assert_eq!(readme_block(0), doctest("src/lib.rs", "# A list"));
 }

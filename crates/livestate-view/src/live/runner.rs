@@ -1,0 +1,260 @@
+//! [`Runner`]: one mounted view, its callbacks run with a fresh [`Socket`] each, panics
+//! caught, what changed collected, and its renders encoded. The socket's task and the test
+//! harness drive views through it.
+
+use super::ViewError;
+use super::view::{self, Flash, Live, LiveView, Navigation, Params, Session, Socket};
+use crate::form;
+use crate::{Changed, Encoder, RenderError};
+use futures_util::FutureExt;
+use livestate_core::event::decode_event;
+use serde_json::{Map, Value, json};
+use std::panic::AssertUnwindSafe;
+use tokio::sync::mpsc;
+
+/// Why a callback did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// It returned an error: the view stays, the sender is told.
+    Error(ViewError),
+    /// It panicked: the view ends.
+    Panic(String),
+}
+
+impl From<RenderError> for Failure {
+    fn from(e: RenderError) -> Failure {
+        Failure::Panic(e.to_string())
+    }
+}
+
+/// What a callback asked for besides changing the view.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// `push_event`s: `[name, payload]` each.
+    pub(crate) events: Vec<Value>,
+    /// A hook's reply.
+    pub(crate) reply: Option<Value>,
+    pub(crate) navigation: Option<Navigation>,
+}
+
+/// Run one callback of a runner's view with a fresh socket (inline, so the callback's
+/// future may borrow both), catch its panic, and take back what it changed.
+macro_rules! call {
+    ($runner:expr, $kind:expr, |$view:ident, $socket:ident| $body:expr) => {{
+        let runner = &mut *$runner;
+        let mut socket = runner.socket($kind);
+        let result = {
+            let $view = &mut runner.live.view;
+            let $socket = &mut socket;
+            AssertUnwindSafe($body).catch_unwind().await
+        };
+        runner.take(socket, result)
+    }};
+}
+
+/// A mounted view.
+pub(crate) struct Runner<V: LiveView> {
+    pub(crate) live: Live<V>,
+    encoder: Encoder,
+    /// What changed since the last render.
+    changed: Changed,
+    info: mpsc::UnboundedSender<V::Info>,
+}
+
+impl<V: LiveView> Runner<V> {
+    /// Mount a clone of `proto`, then run `handle_params`.
+    pub(crate) async fn mount(
+        proto: &V,
+        params: &Params,
+        session: &Session,
+        uri: String,
+        flash: Flash,
+        connected: bool,
+        info: mpsc::UnboundedSender<V::Info>,
+    ) -> Result<(Runner<V>, Outcome), Failure> {
+        let mut runner = Runner {
+            live: Live {
+                view: proto.clone(),
+                flash,
+                connected,
+                uri: uri.clone(),
+            },
+            encoder: Encoder::new(),
+            changed: Changed::all(),
+            info,
+        };
+        let mut outcome = call!(&mut runner, None, |view, socket| view
+            .mount(params, session, socket))?;
+        // a mount that navigates away needs no params
+        if outcome.navigation.is_none() {
+            let more = call!(&mut runner, None, |view, socket| view
+                .handle_params(params, &uri, socket))?;
+            outcome.merge(more);
+        }
+        Ok((runner, outcome))
+    }
+
+    /// A client's `event` push (`{type, event, value, meta}`): decoded, then handled.
+    /// What does not decode is a [`Failure::Error`] naming why.
+    pub(crate) async fn client_event(&mut self, payload: &Value) -> Result<Outcome, Failure> {
+        match self.decode(payload) {
+            Ok(Some((kind, event))) => {
+                call!(self, Some(&kind), |view, socket| view
+                    .handle_event(event, socket))
+            }
+            Ok(None) => Ok(Outcome::default()),
+            Err(reason) => Err(Failure::Error(ViewError(reason))),
+        }
+    }
+
+    /// Decode an `event` push (`{type, event, value, meta}`): `Ok(None)` for
+    /// `lv:clear-flash` (done here), else the event's kind and the view's event; `Err`
+    /// names what does not fit.
+    fn decode(&mut self, payload: &Value) -> Result<Option<(String, V::Event)>, String> {
+        let payload = payload
+            .as_object()
+            .ok_or("an event's payload must be an object")?;
+        let name = payload
+            .get("event")
+            .and_then(Value::as_str)
+            .ok_or("an event's payload needs its name in \"event\"")?;
+        let kind = payload
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or("an event's payload needs its kind in \"type\"")?;
+        if payload.get("cid").is_some_and(|cid| !cid.is_null()) {
+            return Err("live components are not supported".to_owned());
+        }
+        let value = payload.get("value").cloned().unwrap_or(Value::Null);
+        if name == "lv:clear-flash" {
+            self.clear_flash(value.get("key").and_then(Value::as_str));
+            return Ok(None);
+        }
+        let value = if kind == "form" {
+            let encoded = value
+                .as_str()
+                .ok_or("a form event's value must be the URL-encoded form")?;
+            let mut fields = form::decode(encoded).map_err(|e| e.to_string())?;
+            let target = payload
+                .get("meta")
+                .and_then(|meta| meta.get("_target"))
+                .and_then(Value::as_str);
+            if let Some(target) = target {
+                fields.insert("_target".into(), json!(form::key_path(target)));
+            }
+            Value::Object(fields)
+        } else if value.is_null() {
+            Value::Object(Map::new())
+        } else {
+            value
+        };
+        let event = decode_event::<V::Event>(name, &value).map_err(|e| e.to_string())?;
+        Ok(Some((kind.to_owned(), event)))
+    }
+
+    /// The URL changed (a live patch).
+    pub(crate) async fn params(
+        &mut self,
+        params: &Params,
+        uri: String,
+    ) -> Result<Outcome, Failure> {
+        if uri != self.live.uri {
+            self.live.uri.clone_from(&uri);
+            self.changed.insert("uri");
+        }
+        call!(self, None, |view, socket| view
+            .handle_params(params, &uri, socket))
+    }
+
+    /// A message from server code.
+    pub(crate) async fn info(&mut self, info: V::Info) -> Result<Outcome, Failure> {
+        call!(self, None, |view, socket| view.handle_info(info, socket))
+    }
+
+    /// `lv:clear-flash`: clear one kind, or every one.
+    pub(crate) fn clear_flash(&mut self, kind: Option<&str>) {
+        self.live.flash.clear(kind);
+        self.changed.insert("flash");
+    }
+
+    /// A socket for one callback; the view's flash moves into it.
+    fn socket(&mut self, kind: Option<&str>) -> Socket<V> {
+        let flash = std::mem::take(&mut self.live.flash);
+        let mut socket = Socket::new(self.live.connected, flash, self.info.clone());
+        socket.kind = kind.map(str::to_owned);
+        socket
+    }
+
+    /// Take back what a callback changed and asked for.
+    fn take(
+        &mut self,
+        socket: Socket<V>,
+        result: std::thread::Result<Result<(), ViewError>>,
+    ) -> Result<Outcome, Failure> {
+        self.live.flash = socket.flash;
+        if socket.flash_changed {
+            self.changed.insert("flash");
+        }
+        match socket.changed {
+            Some(names) => self.changed.merge(&names),
+            None => self.changed.merge(&Changed::all()),
+        }
+        if let Some(title) = socket.title {
+            self.encoder.set_title(title);
+        }
+        match result {
+            Ok(Ok(())) => Ok(Outcome {
+                events: socket.events,
+                reply: socket.reply,
+                navigation: socket.navigation,
+            }),
+            Ok(Err(e)) => Err(Failure::Error(e)),
+            Err(panic) => Err(Failure::Panic(crate::panic_message(panic.as_ref()))),
+        }
+    }
+
+    /// The diff of what changed since the last render (the whole render the first time),
+    /// with the outcome's events and reply; the temporary assigns are cleared after.
+    pub(crate) fn diff(&mut self, outcome: &mut Outcome) -> Result<Map<String, Value>, Failure> {
+        let rendered = view::render(&self.live, &self.changed);
+        let mut diff = self.encoder.diff(rendered)?;
+        self.changed = Changed::none();
+        self.live.view.clear_temporary();
+        if !outcome.events.is_empty() {
+            diff.insert(
+                "e".into(),
+                Value::Array(std::mem::take(&mut outcome.events)),
+            );
+        }
+        if let Some(reply) = outcome.reply.take() {
+            diff.insert("r".into(), reply);
+        }
+        Ok(diff)
+    }
+
+    /// The whole page as HTML (the first GET's render, the test harness's view of it).
+    pub(crate) fn html(&self) -> Result<String, Failure> {
+        let all = Changed::all();
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            view::render(&self.live, &all).to_html()
+        }))
+        .map_err(|panic| Failure::Panic(crate::panic_message(panic.as_ref())))
+    }
+
+    /// The title the view set last.
+    pub(crate) fn title(&self) -> Option<&str> {
+        self.encoder.title()
+    }
+}
+
+impl Outcome {
+    fn merge(&mut self, more: Outcome) {
+        self.events.extend(more.events);
+        if more.reply.is_some() {
+            self.reply = more.reply;
+        }
+        if more.navigation.is_some() {
+            self.navigation = more.navigation;
+        }
+    }
+}

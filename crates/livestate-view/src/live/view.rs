@@ -1,0 +1,368 @@
+//! The [`LiveView`] trait, what its callbacks see ([`Socket`]) and what its template reads
+//! ([`Live`]).
+
+use crate::{Assigns, Changed, Rendered};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// URL params: the path's `{name}` segments and the query string (`a[b]=c` nested into
+/// objects), values as strings.
+pub type Params = Map<String, Value>;
+
+/// The session: what the app's session extractor made of the first request (its cookies,
+/// its headers), signed into the page and given to every mount of the page's views.
+pub type Session = Map<String, Value>;
+
+/// A live view: its state is the value itself; the callbacks change it, [`render`]
+/// shows it.
+///
+/// One value per route is given at start-up; every mount starts from a clone of it (keep
+/// what all views share, a database pool say, behind an `Arc`). A view is mounted twice
+/// per page: once for the first GET (not connected: the HTML a crawler or a page without
+/// JavaScript sees), and again when the client joins over the socket, where it lives until
+/// the page goes away.
+///
+/// Every callback may fail with a [`ViewError`]: a failed event leaves the view as it was
+/// and answers the client with the reason; a failed mount refuses the join. A callback
+/// that panics ends that view alone: its client rejoins and the view mounts afresh.
+///
+/// [`render`]: LiveView::render
+pub trait LiveView: Clone + Send + Sync + 'static {
+    /// The client's events (`phx-click="inc"`, forms, keys, hooks' `pushEvent`), decoded
+    /// as serde decodes an enum: the event's name picks the variant, its value is the
+    /// content. See [`crate::live`] for what each kind of event carries.
+    type Event: DeserializeOwned + Send + 'static;
+
+    /// Messages from server code and timers ([`Socket::sender`], [`Socket::send_after`]),
+    /// handled by [`handle_info`](LiveView::handle_info). `()` for none.
+    type Info: Send + 'static;
+
+    /// Set the view up for a page: `params` of the URL, the `session`. Runs for the first
+    /// GET (`socket.connected()` false) and again at the join.
+    fn mount(
+        &mut self,
+        params: &Params,
+        session: &Session,
+        socket: &mut Socket<Self>,
+    ) -> impl Future<Output = Result<(), ViewError>> + Send {
+        let _ = (params, session, socket);
+        async { Ok(()) }
+    }
+
+    /// The URL changed: after `mount`, and on every live patch (a `patch` link,
+    /// [`Socket::push_patch`], the browser's back and forward) within this view.
+    fn handle_params(
+        &mut self,
+        params: &Params,
+        uri: &str,
+        socket: &mut Socket<Self>,
+    ) -> impl Future<Output = Result<(), ViewError>> + Send {
+        let _ = (params, uri, socket);
+        async { Ok(()) }
+    }
+
+    /// A client event.
+    fn handle_event(
+        &mut self,
+        event: Self::Event,
+        socket: &mut Socket<Self>,
+    ) -> impl Future<Output = Result<(), ViewError>> + Send;
+
+    /// A message from server code or a timer.
+    fn handle_info(
+        &mut self,
+        info: Self::Info,
+        socket: &mut Socket<Self>,
+    ) -> impl Future<Output = Result<(), ViewError>> + Send {
+        let _ = (info, socket);
+        async { Ok(()) }
+    }
+
+    /// The view's template: `@name` reads the view's field `name` (and `@flash`,
+    /// `@connected`, `@uri` what [`Live`] adds).
+    fn render(assigns: Assigns<'_, Live<Self>>) -> Rendered<'_>;
+
+    /// Temporary assigns: called after every render, to drop values that were shown once
+    /// and need not stay in memory (say, messages a `phx-update="append"` list keeps on
+    /// the page). Does nothing by default.
+    fn clear_temporary(&mut self) {}
+}
+
+/// What a view's template reads: the view's own fields (through `Deref`), and what the
+/// runtime keeps beside them.
+#[derive(Debug, Clone)]
+pub struct Live<V> {
+    /// The view.
+    pub view: V,
+    /// Flash messages by kind (`"info"`, `"error"`), put by [`Socket::put_flash`] or
+    /// carried across a redirect; a `phx-click="lv:clear-flash"` (with `phx-value-key`)
+    /// clears one.
+    pub flash: Flash,
+    /// Whether the client is connected (false in the first GET's render).
+    pub connected: bool,
+    /// The page's URL as the client shows it.
+    pub uri: String,
+}
+
+impl<V> Deref for Live<V> {
+    type Target = V;
+
+    fn deref(&self) -> &V {
+        &self.view
+    }
+}
+
+impl<V> DerefMut for Live<V> {
+    fn deref_mut(&mut self) -> &mut V {
+        &mut self.view
+    }
+}
+
+/// Flash messages by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Flash(BTreeMap<String, String>);
+
+impl Flash {
+    /// The message of `kind`.
+    pub fn get(&self, kind: &str) -> Option<&str> {
+        self.0.get(kind).map(String::as_str)
+    }
+
+    /// Every message, by kind.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether there is no message.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn put(&mut self, kind: String, message: String) {
+        self.0.insert(kind, message);
+    }
+
+    pub(crate) fn clear(&mut self, kind: Option<&str>) {
+        match kind {
+            Some(kind) => {
+                self.0.remove(kind);
+            }
+            None => self.0.clear(),
+        }
+    }
+}
+
+/// A view callback's failure: the reason reaches the client (an event's error reply, a
+/// join refused) and the server's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewError(pub String);
+
+impl ViewError {
+    /// A failure with `reason`.
+    pub fn new(reason: impl Into<String>) -> ViewError {
+        ViewError(reason.into())
+    }
+}
+
+impl std::fmt::Display for ViewError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ViewError {}
+
+/// Where a callback sent the page ([`Socket::push_patch`], [`Socket::push_navigate`],
+/// [`Socket::redirect`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Navigation {
+    /// A live patch: the same view, its params callback, no join.
+    Patch {
+        /// The URL.
+        to: String,
+        /// Whether the browser's current history entry is replaced.
+        replace: bool,
+    },
+    /// Live navigation to another view of the same live session: a join, no page load.
+    Navigate {
+        /// The URL.
+        to: String,
+        /// Whether the browser's current history entry is replaced.
+        replace: bool,
+    },
+    /// A page load.
+    Redirect {
+        /// The URL.
+        to: String,
+    },
+}
+
+/// What a callback sees of the view's connection, and what it asks of it: flash, events
+/// pushed to hooks, a reply to a hook, navigation, the title, which assigns changed,
+/// messages to itself.
+pub struct Socket<V: LiveView> {
+    pub(crate) connected: bool,
+    pub(crate) flash: Flash,
+    pub(crate) flash_changed: bool,
+    pub(crate) events: Vec<Value>,
+    pub(crate) reply: Option<Value>,
+    pub(crate) navigation: Option<Navigation>,
+    pub(crate) title: Option<String>,
+    pub(crate) changed: Option<Changed>,
+    pub(crate) kind: Option<String>,
+    pub(crate) info: mpsc::UnboundedSender<V::Info>,
+}
+
+impl<V: LiveView> Socket<V> {
+    pub(crate) fn new(
+        connected: bool,
+        flash: Flash,
+        info: mpsc::UnboundedSender<V::Info>,
+    ) -> Socket<V> {
+        Socket {
+            connected,
+            flash,
+            flash_changed: false,
+            events: Vec::new(),
+            reply: None,
+            navigation: None,
+            title: None,
+            changed: None,
+            kind: None,
+            info,
+        }
+    }
+
+    /// Whether the client is connected (false while rendering the first GET).
+    pub fn connected(&self) -> bool {
+        self.connected
+    }
+
+    /// The kind of the event being handled: `"click"`, `"form"`, `"keyup"`, `"keydown"`,
+    /// `"focus"`, `"blur"`, `"hook"` (none outside `handle_event`).
+    pub fn event_kind(&self) -> Option<&str> {
+        self.kind.as_deref()
+    }
+
+    /// Show a flash message of `kind` (`"info"`, `"error"`): the template reads `@flash`.
+    pub fn put_flash(&mut self, kind: impl Into<String>, message: impl Into<String>) {
+        self.flash.put(kind.into(), message.into());
+        self.flash_changed = true;
+    }
+
+    /// Remove the flash message of `kind`, or every one.
+    pub fn clear_flash(&mut self, kind: Option<&str>) {
+        self.flash.clear(kind);
+        self.flash_changed = true;
+    }
+
+    /// Push an event to the page's hooks (`this.handleEvent(name, ...)`) and
+    /// `phx:`-prefixed window listeners.
+    pub fn push_event(&mut self, name: impl Into<String>, payload: impl Into<Value>) {
+        self.events.push(Value::Array(vec![
+            Value::String(name.into()),
+            payload.into(),
+        ]));
+    }
+
+    /// Answer the hook whose `pushEvent` is being handled (its reply callback gets it).
+    pub fn reply(&mut self, value: impl Into<Value>) {
+        self.reply = Some(value.into());
+    }
+
+    /// Change the URL within this view: `handle_params` runs with the new params, the
+    /// browser's history gets an entry (or the current one replaced).
+    pub fn push_patch(&mut self, to: impl Into<String>, replace: bool) {
+        self.navigation = Some(Navigation::Patch {
+            to: to.into(),
+            replace,
+        });
+    }
+
+    /// Go to another view of the same live session without a page load (the flash goes
+    /// along).
+    pub fn push_navigate(&mut self, to: impl Into<String>, replace: bool) {
+        self.navigation = Some(Navigation::Navigate {
+            to: to.into(),
+            replace,
+        });
+    }
+
+    /// Load another page (the flash goes along).
+    pub fn redirect(&mut self, to: impl Into<String>) {
+        self.navigation = Some(Navigation::Redirect { to: to.into() });
+    }
+
+    /// Set the page's title (`<title>`).
+    pub fn page_title(&mut self, title: impl Into<String>) {
+        self.title = Some(title.into());
+    }
+
+    /// Say which assigns this callback changed; the next render computes only the slots
+    /// that read them. Without it every assign counts as changed: every slot is computed
+    /// and only the ones whose text differs are sent. A faster render, at the price of
+    /// naming every field the callback changed.
+    pub fn changed(&mut self, names: impl IntoIterator<Item = &'static str>) {
+        let changed = self.changed.get_or_insert_with(Changed::none);
+        for name in names {
+            changed.insert(name);
+        }
+    }
+
+    /// A handle to send this view messages (its `handle_info`) from server code. Sending
+    /// to a view that has gone fails quietly.
+    pub fn sender(&self) -> ViewSender<V::Info> {
+        ViewSender(self.info.clone())
+    }
+
+    /// Send this view `info` after `delay` (a timer; the view's `handle_info` gets it).
+    /// Nothing is sent while rendering the first GET.
+    pub fn send_after(&self, info: V::Info, delay: Duration) {
+        if !self.connected {
+            return;
+        }
+        let tx = self.info.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(info);
+        });
+    }
+}
+
+/// Sends a view messages (see [`Socket::sender`]).
+pub struct ViewSender<I>(mpsc::UnboundedSender<I>);
+
+impl<I> Clone for ViewSender<I> {
+    fn clone(&self) -> Self {
+        ViewSender(self.0.clone())
+    }
+}
+
+impl<I> std::fmt::Debug for ViewSender<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ViewSender")
+    }
+}
+
+impl<I: Send + 'static> ViewSender<I> {
+    /// Send the view `info`; false when the view has gone.
+    pub fn send(&self, info: I) -> bool {
+        self.0.send(info).is_ok()
+    }
+
+    /// Whether the view has gone.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+/// Render `live` into `Rendered` with the assigns `changed`.
+pub(crate) fn render<'a, V: LiveView>(live: &'a Live<V>, changed: &'a Changed) -> Rendered<'a> {
+    V::render(Assigns::new(live, changed))
+}
