@@ -47,6 +47,28 @@ pub(crate) struct AppState {
     pub(crate) origins: Option<Arc<[HeaderValue]>>,
     /// When set, the HTTP state API needs `Authorization: Bearer <token>`.
     pub(crate) api_token: Option<Arc<str>>,
+    /// The live views and how a page's session is made.
+    #[cfg(feature = "view")]
+    pub(crate) views: Option<ViewState>,
+}
+
+/// Makes a view page's session from its first request.
+#[cfg(feature = "view")]
+pub(crate) type SessionFn = Arc<
+    dyn Fn(
+            axum::http::request::Parts,
+        )
+            -> BoxFuture<'static, Result<livestate_view::live::Session, axum::response::Response>>
+        + Send
+        + Sync,
+>;
+
+/// What the view routes share: the views, and how a page's session is made.
+#[cfg(feature = "view")]
+#[derive(Clone)]
+pub(crate) struct ViewState {
+    pub(crate) views: livestate_view::live::Views,
+    pub(crate) session: Option<SessionFn>,
 }
 
 impl AppState {

@@ -58,6 +58,8 @@ pub struct EndpointBuilder {
     connect: Option<ConnectFn>,
     origins: Origins,
     api_token: Option<Arc<str>>,
+    #[cfg(feature = "view")]
+    views: Option<crate::app::ViewState>,
 }
 
 enum Origins {
@@ -143,6 +145,51 @@ impl EndpointBuilder {
         self
     }
 
+    /// Serve these live views (feature `view`): their pages, and their socket at
+    /// `/live/websocket`; [`Endpoint::views_router`] has the routes.
+    #[cfg(feature = "view")]
+    pub fn views(mut self, views: livestate_view::live::Views) -> EndpointBuilder {
+        let session = self.views.take().and_then(|v| v.session);
+        self.views = Some(crate::app::ViewState { views, session });
+        self
+    }
+
+    /// Make a view page's session from its first request with the extractor `E` (cookies,
+    /// headers: any axum extractor), serialized into the session (it must serialize to a
+    /// JSON object). The session is signed into the page, so the view's mount over the
+    /// socket gets it too. An extractor's rejection answers the request. Without one the
+    /// session is empty. Call after [`views`](EndpointBuilder::views).
+    ///
+    /// # Panics
+    /// When no views are set.
+    #[cfg(feature = "view")]
+    pub fn view_session<E>(mut self) -> EndpointBuilder
+    where
+        E: axum::extract::FromRequestParts<()> + serde::Serialize + Send + 'static,
+        E::Rejection: axum::response::IntoResponse,
+    {
+        use axum::response::IntoResponse;
+        let views = self
+            .views
+            .as_mut()
+            .expect("livestate: view_session needs views: call .views(...) first");
+        views.session = Some(Arc::new(|mut parts| {
+            Box::pin(async move {
+                let extracted = E::from_request_parts(&mut parts, &())
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+                match serde_json::to_value(extracted) {
+                    Ok(serde_json::Value::Object(session)) => Ok(session),
+                    _ => Err(crate::observe::refuse(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "the view session does not serialize to a JSON object",
+                    )),
+                }
+            })
+        }));
+        self
+    }
+
     /// Let pages from any origin use livestate (permissive CORS; no origin check).
     pub fn allow_any_origin(mut self) -> EndpointBuilder {
         self.origins = Origins::Any;
@@ -169,14 +216,25 @@ impl EndpointBuilder {
                 (Some(cors), Some(Arc::from(list)))
             }
         };
+        #[cfg(feature = "view")]
+        let hub = match &self.views {
+            Some(state) => self
+                .hub
+                .process(livestate_view::live::TOPIC_PATTERN, state.views.process()),
+            None => self.hub,
+        };
+        #[cfg(not(feature = "view"))]
+        let hub = self.hub;
         Endpoint {
             state: AppState {
-                hub: self.hub.build(),
+                hub: hub.build(),
                 config: Arc::new(self.config),
                 sockets: TaskTracker::new(),
                 connect: self.connect,
                 origins,
                 api_token: self.api_token,
+                #[cfg(feature = "view")]
+                views: self.views,
             },
             cors,
         }
@@ -192,6 +250,8 @@ impl Endpoint {
             connect: None,
             origins: Origins::Unchecked,
             api_token: None,
+            #[cfg(feature = "view")]
+            views: None,
         }
     }
 
@@ -205,9 +265,19 @@ impl Endpoint {
                 connect: None,
                 origins: None,
                 api_token: None,
+                #[cfg(feature = "view")]
+                views: None,
             },
             cors: None,
         }
+    }
+
+    /// The live views' routes (feature `view`): each view's page, `/live/websocket` and
+    /// `/live/live.js` (see [`crate::views`]). Merge them at the root of the app, beside
+    /// [`router`](Endpoint::router); empty when the endpoint has no views.
+    #[cfg(feature = "view")]
+    pub fn views_router(&self) -> Router {
+        crate::views::router(&self.state)
     }
 
     /// The routes: `GET /socket/websocket`, `GET /health`, `GET /livestate.js`,

@@ -50,6 +50,7 @@
 //! - `params`: connect params from the query string.
 //! - `sse`: the HTTP API's event streams, bounded like a socket's outbox.
 //! - `timed_io`: the write timeout on every accepted connection.
+//! - `views` (feature `view`): live views' pages and their socket at `/live/websocket`.
 
 mod app;
 pub mod endpoint;
@@ -61,6 +62,8 @@ mod params;
 pub mod serve;
 mod sse;
 mod timed_io;
+#[cfg(feature = "view")]
+pub mod views;
 mod ws;
 
 use axum::Router;

@@ -70,38 +70,8 @@ pub(crate) async fn handler(
     Peer(peer): Peer,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    match query
-        .iter()
-        .find(|(k, _)| k == "vsn")
-        .map(|(_, v)| v.as_str())
-    {
-        Some(VSN) => {}
-        Some(other) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "unsupported vsn {other:?}: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}"
-                ),
-            );
-        }
-        None => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "missing vsn: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}"
-                ),
-            );
-        }
-    }
-    if app.hub.is_shutting_down() {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "server shutting down");
-    }
-    if let Some(origin) = app.foreign_origin(&headers) {
-        let shown = origin.to_str().unwrap_or("(not text)");
-        return refuse(
-            StatusCode::FORBIDDEN,
-            format!("origin {shown} is not allowed"),
-        );
+    if let Some(refused) = refuse_upgrade(&app, &query, app.foreign_origin(&headers)) {
+        return refused;
     }
     let params = params::nest(&query);
     let assigns = match &app.connect {
@@ -120,6 +90,62 @@ pub(crate) async fn handler(
             }
         }
     };
+    accept(app, assigns, peer, upgrade)
+}
+
+/// What every upgrade checks: the serializer version, shutdown, the origin (`foreign`: the
+/// request's `Origin` when the socket's policy refuses it). `Some`: the refusal.
+pub(crate) fn refuse_upgrade(
+    app: &AppState,
+    query: &[(String, String)],
+    foreign: Option<&axum::http::HeaderValue>,
+) -> Option<Response> {
+    match query
+        .iter()
+        .find(|(k, _)| k == "vsn")
+        .map(|(_, v)| v.as_str())
+    {
+        Some(VSN) => {}
+        Some(other) => {
+            return Some(refuse(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "unsupported vsn {other:?}: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}"
+                ),
+            ));
+        }
+        None => {
+            return Some(refuse(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "missing vsn: livestate speaks the Phoenix V2 JSON serializer, connect with ?vsn={VSN}"
+                ),
+            ));
+        }
+    }
+    if app.hub.is_shutting_down() {
+        return Some(refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server shutting down",
+        ));
+    }
+    if let Some(origin) = foreign {
+        let shown = origin.to_str().unwrap_or("(not text)");
+        return Some(refuse(
+            StatusCode::FORBIDDEN,
+            format!("origin {shown} is not allowed"),
+        ));
+    }
+    None
+}
+
+/// Upgrade, and run the socket's session with `assigns`.
+pub(crate) fn accept(
+    app: AppState,
+    assigns: Assigns,
+    peer: Option<SocketAddr>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),

@@ -11,6 +11,8 @@
 //! - [`server`]: [`TestServer`] (in-process) and [`ServerProcess`] (a spawned binary).
 //! - [`channels`]: test channels (failing init, panicking handler, connection scope, ...)
 //!   and [`channels::test_hub`], the hub the test server binary serves.
+//! - [`views`]: live views for the browser and protocol tests, served by
+//!   `livestate-view-testapp`.
 
 pub mod channels;
 pub mod client;
@@ -19,6 +21,7 @@ pub mod redis;
 pub mod server;
 pub mod suite;
 pub mod view_oracle;
+pub mod views;
 
 pub use client::{Client, Frame, LiveView};
 pub use server::{ServerProcess, TestServer};

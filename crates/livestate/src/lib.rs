@@ -66,7 +66,9 @@
 //! - serving: [`Endpoint`], [`serve_app`], [`serve()`], the [`Hub`] and its [`Limits`];
 //! - the server API for Rust code: [`api`]; who may do what: [`acl`];
 //! - features: `testing` (`testing::TestChannel`: join, push, assert in process), `token` (signed
-//!   tokens), `redis` (cluster mode), `logging` (a tracing subscriber for binaries).
+//!   tokens), `redis` (cluster mode), `logging` (a tracing subscriber for binaries), `view`
+//!   (live views: `view::live::LiveView`, templates with `view::html!`, served by
+//!   [`Endpoint::views_router`](livestate_server::Endpoint)).
 
 pub use livestate_core::{
     Assigns, Channel, ChannelError, Doc, DocChannel, EventContext, Hub, HubBuilder, JoinContext,
@@ -84,6 +86,12 @@ pub use axum;
 /// Join a topic, push events and read the state in process, as LiveState's `TestHelpers`.
 #[cfg(feature = "testing")]
 pub use livestate_core::testing;
+
+/// Live views served to the stock `phoenix_live_view` client: templates ([`view::html!`]),
+/// the [`view::live::LiveView`] trait and the app's [`view::live::Views`], which an
+/// [`EndpointBuilder::views`](livestate_server::EndpointBuilder::views) serves.
+#[cfg(feature = "view")]
+pub use livestate_view as view;
 
 /// Signed tokens with an expiry (as `Phoenix.Token`).
 #[cfg(feature = "token")]
