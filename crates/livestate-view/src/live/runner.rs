@@ -96,14 +96,31 @@ impl<V: LiveView> Runner<V> {
 
     /// A client's `event` push (`{type, event, value, meta}`): decoded, then handled.
     /// What does not decode is a [`Failure::Error`] naming why.
+    /// A refusal the view shows on the page (its `handle_refusal`) becomes a plain outcome.
     pub(crate) async fn client_event(&mut self, payload: &Value) -> Result<Outcome, Failure> {
-        match self.decode(payload) {
+        let done = match self.decode(payload) {
             Ok(Some((kind, event))) => {
                 call!(self, Some(&kind), |view, socket| view
                     .handle_event(event, socket))
             }
             Ok(None) => Ok(Outcome::default()),
             Err(reason) => Err(Failure::Error(ViewError(reason))),
+        };
+        let Err(Failure::Error(refusal)) = done else {
+            return done;
+        };
+        let mut socket = self.socket(None);
+        let view = &mut self.live.view;
+        let shown = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            view.handle_refusal(&refusal.0, &mut socket)
+        }));
+        match shown {
+            Ok(true) => self.take(socket, Ok(Ok(()))),
+            Ok(false) => {
+                self.take(socket, Ok(Ok(())))?;
+                Err(Failure::Error(refusal))
+            }
+            Err(panic) => self.take(socket, Err(panic)),
         }
     }
 

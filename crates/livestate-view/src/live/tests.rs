@@ -126,3 +126,48 @@ async fn a_template_that_panics_is_a_crash_of_that_render() -> Result<(), TestEr
     );
     Ok(())
 }
+
+/// Shows what it refuses as a flash message.
+#[derive(Clone, Default)]
+struct Shows;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ShowsEvent {
+    Fail {},
+}
+
+impl LiveView for Shows {
+    type Event = ShowsEvent;
+    type Info = ();
+
+    async fn handle_event(&mut self, _: ShowsEvent, _: &mut Socket<Self>) -> Result<(), ViewError> {
+        Err(ViewError::new("no"))
+    }
+
+    fn handle_refusal(&mut self, reason: &str, socket: &mut Socket<Self>) -> bool {
+        socket.put_flash("error", reason);
+        true
+    }
+
+    fn render(assigns: Assigns<'_, Live<Self>>) -> Rendered<'_> {
+        html! { p { (@flash.get("error").unwrap_or_default()) } }
+    }
+}
+
+#[tokio::test]
+async fn a_view_may_show_what_it_refuses_on_the_page() -> Result<(), TestError> {
+    let mut test = ViewTest::new(Shows).mount("/").await?;
+    let step = test.click("fail", json!({})).await?;
+    assert_eq!(Value::Object(step.diff), json!({"0": "no"}));
+    let step = test.click("nope", json!({})).await?;
+    assert_eq!(
+        Value::Object(step.diff),
+        json!({"0": "unknown event &quot;nope&quot;"})
+    );
+    // the default answers with the error
+    let mut two = ViewTest::new(Two::default()).mount("/").await?;
+    let refused = two.click("nope", json!({})).await.unwrap_err();
+    assert_eq!(refused, TestError::Refused("unknown event \"nope\"".into()));
+    Ok(())
+}

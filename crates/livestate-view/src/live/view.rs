@@ -83,6 +83,17 @@ pub trait LiveView: Clone + Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// A client event was refused: it did not decode (an unknown event, a value that does
+    /// not fit, a form string the decoder refuses; `reason` names why) or `handle_event`
+    /// returned an error. Show it on the page (`socket.put_flash("error", reason)`, an
+    /// assign) and return true: the client gets the page's diff. Return false, the
+    /// default, and the client gets an error reply naming the reason (which the stock
+    /// client only logs).
+    fn handle_refusal(&mut self, reason: &str, socket: &mut Socket<Self>) -> bool {
+        let _ = (reason, socket);
+        false
+    }
+
     /// The view's template: `@name` reads the view's field `name` (and `@flash`,
     /// `@connected`, `@uri` what [`Live`] adds).
     fn render(assigns: Assigns<'_, Live<Self>>) -> Rendered<'_>;
