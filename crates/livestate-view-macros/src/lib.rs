@@ -17,21 +17,49 @@
 //! ```
 //!
 //! - `parse`: the syntax, from Rust tokens into nodes (errors at the span).
-//! - `generate`: the code the nodes expand to.
+//! - `generate`: the code the nodes expand to (naming `::livestate_view`).
+//! - `rebase`: that code naming the crate another path reaches it by (`html_in!`, which
+//!   the `livestate` façade's `html!` calls with `$crate::view`).
 
 mod generate;
 mod parse;
+mod rebase;
 
 use proc_macro::TokenStream;
 
 /// A template: see `livestate_view::html!`.
 #[proc_macro]
 pub fn html(input: TokenStream) -> TokenStream {
-    match parse::parse(input.into()) {
-        Ok(nodes) => generate::expand(&nodes).into(),
+    expand(input.into()).into()
+}
+
+/// `html_in!((PATH) template)`: [`html!`] for a crate that reaches `livestate_view` by
+/// `PATH` (a façade's `html!` passes `$crate::view`).
+#[doc(hidden)]
+#[proc_macro]
+pub fn html_in(input: TokenStream) -> TokenStream {
+    let mut tokens = proc_macro2::TokenStream::from(input).into_iter();
+    match tokens.next() {
+        Some(proc_macro2::TokenTree::Group(path)) => {
+            let template: proc_macro2::TokenStream = tokens.collect();
+            // where the template was written (its first token), for `assigns`
+            let site = template
+                .clone()
+                .into_iter()
+                .next()
+                .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+            rebase::rebase(expand(template), &path.stream(), site).into()
+        }
+        _ => quote::quote!(::std::compile_error!("html_in! needs (PATH) first")).into(),
+    }
+}
+
+fn expand(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    match parse::parse(input) {
+        Ok(nodes) => generate::expand(&nodes),
         Err(e) => {
             let message = e.message;
-            quote::quote_spanned!(e.span=> ::std::compile_error!(#message)).into()
+            quote::quote_spanned!(e.span=> ::std::compile_error!(#message))
         }
     }
 }

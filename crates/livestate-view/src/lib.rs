@@ -120,6 +120,11 @@ pub use rendered::{
 /// A template, compiled into statics and tracked slots: see the [crate docs](crate).
 pub use livestate_view_macros::html;
 
+/// `html!` for code that reaches this crate by another path (the `livestate` façade's
+/// `html!` calls it).
+#[doc(hidden)]
+pub use livestate_view_macros::html_in;
+
 /// A panic's message.
 pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic

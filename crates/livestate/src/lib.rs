@@ -91,7 +91,22 @@ pub use livestate_core::testing;
 /// the [`view::live::LiveView`] trait and the app's [`view::live::Views`], which an
 /// [`EndpointBuilder::views`](livestate_server::EndpointBuilder::views) serves.
 #[cfg(feature = "view")]
-pub use livestate_view as view;
+pub mod view {
+    pub use livestate_view::*;
+
+    /// A template: `livestate_view::html!` for an application that depends on `livestate`
+    /// alone (the code it generates names the crate through this module).
+    pub use crate::html;
+}
+
+/// A template of a live view (feature `view`): see `livestate::view::html!`.
+#[cfg(feature = "view")]
+#[macro_export]
+macro_rules! html {
+    ($($template:tt)*) => {
+        $crate::view::html_in!(($crate::view) $($template)*)
+    };
+}
 
 /// Signed tokens with an expiry (as `Phoenix.Token`).
 #[cfg(feature = "token")]
