@@ -1,6 +1,6 @@
-//! The guide (`docs/guide.md`) and the README's first server work from nothing, outside
-//! this repository: every code block marked `<!-- file: PATH -->` is written, as it is, into
-//! an empty folder in the temporary directory (only the `livestate` dependency is pointed at
+//! The guides (`docs/guide.md`, `docs/views.md`) and the README's first server work from
+//! nothing, outside this repository: every code block marked `<!-- file: PATH -->` is
+//! written, as it is, into an empty folder in the temporary directory (only the `livestate` dependency is pointed at
 //! this checkout, by path, since the crate is not on a registry here; `Cargo.lock` is copied
 //! so that the build needs no network). Then the crate is built and its tests run with
 //! cargo, its binary started on a free port, and its page and livestate's routes fetched.
@@ -114,13 +114,18 @@ fn start(binary: &str) -> (Child, String) {
 
 /// `GET path`: status and body.
 fn get(addr: &str, path: &str) -> (u16, String) {
+    get_with(addr, path, "")
+}
+
+/// `GET path` with more header lines (each ending in CRLF): status and the whole response.
+fn get_with(addr: &str, path: &str, headers: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("a timeout");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .expect("sends");
     let mut response = String::new();
@@ -166,6 +171,39 @@ fn the_guide_builds_tests_and_serves_outside_the_repository() {
     assert!(tested.contains("test result: ok. 2 passed"), "{tested}");
     cargo(&dir, &["build"]);
     serves_its_page("todo-list", "<h1>todo list</h1>");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_views_guide_builds_tests_and_serves_outside_the_repository() {
+    let files = files("docs/views.md");
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Cargo.toml", "src/lib.rs", "src/main.rs", "tests/views.rs"]
+    );
+    let dir = folder("views-guide");
+    write_crate(&dir, &files);
+    let tested = cargo(&dir, &["test"]);
+    assert!(tested.contains("test result: ok. 3 passed"), "{tested}");
+    cargo(&dir, &["build"]);
+    let (mut child, addr) = start("thermostat-app");
+    let anonymous = get(&addr, "/");
+    let page = get_with(&addr, "/", "Cookie: user=ann\r\n");
+    let client = get(&addr, "/live/live.js");
+    let _ = child.kill();
+    let _ = child.wait();
+    // no user: the on_mount hook sends the page to /login
+    assert_eq!(anonymous.0, 302, "{}", anonymous.1);
+    assert!(anonymous.1.contains("location: /login"), "{}", anonymous.1);
+    assert_eq!(page.0, 200, "{}", page.1);
+    assert!(page.1.contains("Hello ann"), "{}", page.1);
+    assert!(page.1.contains("data-phx-session="), "{}", page.1);
+    assert_eq!(client.0, 200);
+    assert!(
+        client.1.contains("LiveSocket"),
+        "the stock client is served"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
