@@ -68,9 +68,9 @@ async fn malformed_events_are_refused_by_name_and_the_view_keeps_working() -> Re
             "an event's payload needs its name in \"event\"".into(),
         ),
         (
-            "no type",
-            json!({"event": "add", "value": {"by": "1"}}),
-            "an event's payload needs its kind in \"type\"".into(),
+            "type not a string",
+            json!({"type": 3, "event": "add", "value": {"by": "1"}}),
+            "an event's kind (\"type\") must be a string".into(),
         ),
         (
             "form value not a string",

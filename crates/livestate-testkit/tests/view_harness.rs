@@ -45,6 +45,10 @@ async fn a_failing_handler_is_refused_and_the_view_stays() -> Result<(), TestErr
     );
     view.click("add", json!({"by": "1"})).await?;
     assert!(view.html()?.contains(r#"<span id="count">1</span>"#));
+    // `liveSocket.execJS` sends no kind (`type: null`): the event is handled all the same
+    view.push(json!({"type": null, "event": "add", "value": {"by": "1"}}))
+        .await?;
+    assert!(view.html()?.contains(r#"<span id="count">2</span>"#));
     Ok(())
 }
 

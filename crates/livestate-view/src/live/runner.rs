@@ -100,8 +100,8 @@ impl<V: LiveView> Runner<V> {
     pub(crate) async fn client_event(&mut self, payload: &Value) -> Result<Outcome, Failure> {
         let done = match self.decode(payload) {
             Ok(Some((kind, event))) => {
-                call!(self, Some(&kind), |view, socket| view
-                    .handle_event(event, socket))
+                let kind = (!kind.is_empty()).then_some(kind.as_str());
+                call!(self, kind, |view, socket| view.handle_event(event, socket))
             }
             Ok(None) => Ok(Outcome::default()),
             Err(reason) => Err(Failure::Error(ViewError(reason))),
@@ -135,10 +135,12 @@ impl<V: LiveView> Runner<V> {
             .get("event")
             .and_then(Value::as_str)
             .ok_or("an event's payload needs its name in \"event\"")?;
-        let kind = payload
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or("an event's payload needs its kind in \"type\"")?;
+        // `liveSocket.execJS` sends `type: null`: a kind of none, as Phoenix takes it
+        let kind = match payload.get("type") {
+            None | Some(Value::Null) => "",
+            Some(Value::String(kind)) => kind,
+            Some(_) => return Err("an event's kind (\"type\") must be a string".to_owned()),
+        };
         if payload.get("cid").is_some_and(|cid| !cid.is_null()) {
             return Err("live components are not supported".to_owned());
         }

@@ -88,7 +88,8 @@ pub trait LiveView: Clone + Send + Sync + 'static {
     /// returned an error. Show it on the page (`socket.put_flash("error", reason)`, an
     /// assign) and return true: the client gets the page's diff. Return false, the
     /// default, and the client gets an error reply naming the reason (which the stock
-    /// client only logs).
+    /// client only logs). A hook's `pushEvent` reply callback is not called for an error
+    /// reply, and gets no reply when the refusal is shown.
     fn handle_refusal(&mut self, reason: &str, socket: &mut Socket<Self>) -> bool {
         let _ = (reason, socket);
         false
@@ -256,7 +257,8 @@ impl<V: LiveView> Socket<V> {
     }
 
     /// The kind of the event being handled: `"click"`, `"form"`, `"keyup"`, `"keydown"`,
-    /// `"focus"`, `"blur"`, `"hook"` (none outside `handle_event`).
+    /// `"focus"`, `"blur"`, `"hook"` (none outside `handle_event`, and none for an event
+    /// pushed by `liveSocket.execJS`, which sends no kind).
     pub fn event_kind(&self) -> Option<&str> {
         self.kind.as_deref()
     }
