@@ -462,6 +462,16 @@ fn rewrite(tokens: TokenStream, deps: &mut BTreeSet<String>) -> Result<TokenStre
         match token {
             TokenTree::Punct(p) if p.as_char() == '@' => match tokens.next() {
                 Some(TokenTree::Ident(name)) => {
+                    if let Some(TokenTree::Group(args)) = tokens.peek() {
+                        if args.delimiter() == Delimiter::Parenthesis {
+                            return Err(Error::new(
+                                name.span(),
+                                format!(
+                                    "`@{name}(..)` calls a method: the slot would be computed again only when an assign named `{name}` changed; pass the assigns it reads instead (`({name}(@field))`)"
+                                ),
+                            ));
+                        }
+                    }
                     deps.insert(name.to_string());
                     // the assigns live as long as the render: `Assigns::get` gives them so
                     let assigns = Ident::new("assigns", name.span());
