@@ -26,11 +26,8 @@ export const LINES = [
   { name: '1.2', version: '1.2.12', bundle: join(JS_DIR, 'dist-test', 'live12.js') },
 ];
 
-for (const { bundle } of LINES) {
-  if (!existsSync(bundle)) {
-    throw new Error(`the test bundle ${bundle} is missing: run \`node build.mjs --test-bundles\` in clients/js (npm test does)`);
-  }
-}
+/** The client the server serves itself at /live/live.js (the examples' tests run it). */
+export const SERVED = { name: 'served /live/live.js', version: SERVER_LV_VERSION, bundle: null };
 
 /** The root element of the main live view, once connected. */
 export const CONNECTED = '[data-phx-main].phx-connected';
@@ -95,11 +92,15 @@ export async function startRestartableTestApp() {
 
 /**
  * The pages of one scenario on one client line (see `Pages`): every context serves the
- * line's bundle at /live/live.js; `run` also fails when a page logged an unexpected error.
+ * line's bundle at /live/live.js (or, for `SERVED`, the server's own); `run` also fails
+ * when a page logged an unexpected error.
  */
 export class LivePages extends Pages {
   constructor(browser, servers, line) {
     super(browser, servers);
+    if (line.bundle && !existsSync(line.bundle)) {
+      throw new Error(`the test bundle ${line.bundle} is missing: run \`node build.mjs --test-bundles\` in clients/js (npm test does)`);
+    }
     this.line = line;
     /** Console errors, warnings and page errors nobody expected. */
     this.unexpected = [];
@@ -121,14 +122,19 @@ export class LivePages extends Pages {
     return entry.seen;
   }
 
-  /** A new browser context serving the line's bundle, with `cookies` (for `addCookies`). */
+  /**
+   * A new browser context serving the line's bundle (none for `SERVED`: the server's own),
+   * with `cookies` (for `addCookies`).
+   */
   async newContext({ cookies = [] } = {}) {
     const context = await this.browser.newContext();
     context.setDefaultTimeout(WAIT);
     context.setDefaultNavigationTimeout(WAIT);
-    await context.route('**/live/live.js', (route) =>
-      route.fulfill({ path: this.line.bundle, contentType: 'text/javascript; charset=utf-8' }),
-    );
+    if (this.line.bundle) {
+      await context.route('**/live/live.js', (route) =>
+        route.fulfill({ path: this.line.bundle, contentType: 'text/javascript; charset=utf-8' }),
+      );
+    }
     if (cookies.length) await context.addCookies(cookies);
     return context;
   }
