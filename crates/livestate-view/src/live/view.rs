@@ -269,6 +269,11 @@ impl<V: LiveView> Socket<V> {
         self.flash_changed = true;
     }
 
+    /// The flash messages the page shows now (with this callback's changes).
+    pub fn flash(&self) -> &Flash {
+        &self.flash
+    }
+
     /// Remove the flash message of `kind`, or every one.
     pub fn clear_flash(&mut self, kind: Option<&str>) {
         self.flash.clear(kind);
