@@ -51,6 +51,7 @@ pub fn patch_payload() -> StatePatch<Vec<PatchOp>> {
             value: json!({"s": 3, "n": 42, "t": 1_700_000_000_123_456_789_u64}),
         }],
         version: 42,
+        reset: false,
     }
 }
 

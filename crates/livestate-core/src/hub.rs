@@ -41,6 +41,14 @@ struct HubInner {
     broadcasts_routed: Once,
 }
 
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("live_keys", &self.live_keys())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builds a [`Hub`].
 pub struct HubBuilder {
     routes: Routes,

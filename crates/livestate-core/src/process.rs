@@ -16,6 +16,7 @@
 //! the topic.
 
 use crate::channel::Assigns;
+use crate::hub::Hub;
 use crate::metrics::ProcessMetrics;
 use crate::outbox::Outbox;
 use crate::subscriber::SubId;
@@ -57,6 +58,8 @@ pub struct ProcessJoin {
     pub ended: Ended,
     /// The node's figures for processes.
     pub metrics: ProcessMetrics,
+    /// The node's hub: a process may join keys of the engine as a socket does.
+    pub hub: Hub,
 }
 
 /// Tells a session, when dropped, that a process (or a subscription) ended by itself.

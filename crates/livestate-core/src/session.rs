@@ -437,6 +437,7 @@ impl Session {
             joined,
             ended: Ended::new(self.ended_tx.clone(), sub),
             metrics: self.hub.metrics().processes.clone(),
+            hub: self.hub.clone(),
         });
         if let Ok(true) = answered.await {
             self.hub.metrics().join_latency.observe(received.elapsed());

@@ -19,6 +19,11 @@ pub struct StatePatch<P> {
     pub patch: P,
     /// The version after the patch.
     pub version: u64,
+    /// Whether the patch is a reset (the channel's `init` ran again): `"reset": true`,
+    /// absent otherwise. phx-live-state ignores it; a live view attached to the key reads
+    /// it as PhoenixLiveState's `reset` change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
 }
 
 /// `error`: the channel's init failed.

@@ -102,6 +102,7 @@ async fn page(State(app): State<AppState>, request: Request) -> Response {
         session,
         flash,
         csrf_secret: &secret,
+        hub: Some(app.hub.clone()),
     };
     let mut response = match state.views.dead_render(request).await {
         DeadResponse::Page(html) => (

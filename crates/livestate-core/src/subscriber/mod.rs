@@ -83,6 +83,7 @@ impl<'a> Delivery<'a> {
                 &StatePatch {
                     patch: self.patch,
                     version: self.version,
+                    reset: self.reset,
                 },
             )
         })

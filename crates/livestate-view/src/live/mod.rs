@@ -71,18 +71,23 @@
 mod path;
 mod process;
 mod runner;
+mod shared;
+#[cfg(test)]
+mod shared_tests;
 pub mod testing;
 #[cfg(test)]
 mod tests;
 mod tokens;
 mod view;
 
+pub use shared::{KeyState, Shared, SharedChange};
 pub use view::{Flash, Live, LiveView, Navigation, Params, Session, Socket, ViewError, ViewSender};
 
 use futures_util::future::BoxFuture;
+use livestate_core::Hub;
 use livestate_core::process::{ProcessJoin, TopicProcess};
 use path::PathPattern;
-use runner::{Failure, Runner};
+use runner::{Failure, Mount, Runner};
 use std::sync::Arc;
 use tokens::{PageSession, Tokens};
 
@@ -319,10 +324,15 @@ impl Views {
             return self.redirect(halt.to, &halt.flash);
         }
         let flash = self.inner.tokens.verify_flash(req.flash);
-        let dead = route
-            .view
-            .dead(&params, &session, req.url.to_owned(), flash)
-            .await;
+        let mount = Mount {
+            params: &params,
+            session: &session,
+            uri: req.url.to_owned(),
+            flash,
+            connected: false,
+            hub: req.hub,
+        };
+        let dead = route.view.dead(mount).await;
         let dead = match dead {
             Ok(dead) => dead,
             Err(Failure::Error(e)) => return DeadResponse::Error(e.0),
@@ -479,6 +489,8 @@ pub struct DeadRequest<'a> {
     pub flash: Option<&'a str>,
     /// The browser's CSRF secret ([`CSRF_COOKIE`]).
     pub csrf_secret: &'a str,
+    /// The engine, whose shared keys views read (`socket.attach`).
+    pub hub: Option<Hub>,
 }
 
 /// The answer to a view page's first GET.
@@ -510,13 +522,7 @@ struct DeadRender {
 /// A view with its type erased, so views of different types fit one table.
 trait ErasedView: Send + Sync + 'static {
     /// Mount, not connected, and render the whole view.
-    fn dead<'a>(
-        &'a self,
-        params: &'a Params,
-        session: &'a Session,
-        uri: String,
-        flash: Flash,
-    ) -> BoxFuture<'a, Result<DeadRender, Failure>>;
+    fn dead<'a>(&'a self, mount: Mount<'a>) -> BoxFuture<'a, Result<DeadRender, Failure>>;
 
     /// Serve a join: mount, answer, then serve the topic until the client goes.
     fn serve(&self, joining: process::Joining) -> BoxFuture<'static, ()>;
@@ -525,18 +531,11 @@ trait ErasedView: Send + Sync + 'static {
 struct Erased<V>(V);
 
 impl<V: LiveView> ErasedView for Erased<V> {
-    fn dead<'a>(
-        &'a self,
-        params: &'a Params,
-        session: &'a Session,
-        uri: String,
-        flash: Flash,
-    ) -> BoxFuture<'a, Result<DeadRender, Failure>> {
+    fn dead<'a>(&'a self, mount: Mount<'a>) -> BoxFuture<'a, Result<DeadRender, Failure>> {
         Box::pin(async move {
             // no loop reads these messages: nothing is sent while not connected
             let (info, _) = tokio::sync::mpsc::unbounded_channel();
-            let (runner, outcome) =
-                Runner::mount(&self.0, params, session, uri, flash, false, info).await?;
+            let (runner, outcome) = Runner::mount(&self.0, mount, info).await?;
             Ok(DeadRender {
                 html: runner.html()?,
                 title: runner.title().map(str::to_owned),

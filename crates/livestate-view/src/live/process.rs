@@ -19,7 +19,7 @@
 //! mounts afresh.
 
 use super::path::{absolute, parse_url};
-use super::runner::{Failure, Outcome, Runner};
+use super::runner::{Failure, Mount, Outcome, Runner};
 use super::tokens::PageSession;
 use super::view::{Flash, LiveView, Navigation, Params, Session};
 use super::{LIVEVIEW_VERSION, Mounting, Views};
@@ -150,7 +150,15 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
         flash,
     } = joining;
     let (info_tx, mut info) = mpsc::unbounded_channel();
-    let mounted = Runner::mount(&proto, &params, &session, uri, flash, true, info_tx).await;
+    let mount = Mount {
+        params: &params,
+        session: &session,
+        uri,
+        flash,
+        connected: true,
+        hub: Some(join.hub.clone()),
+    };
+    let mounted = Runner::mount(&proto, mount, info_tx).await;
     let mut wire = Wire {
         views,
         route,
@@ -198,14 +206,22 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
     wire.metrics = Some(join.metrics);
     let mut inbox = join.inbox;
     loop {
-        let alive = tokio::select! {
-            message = inbox.recv() => match message {
-                Some(message) => wire.message(&mut runner, message).await,
-                // the client left, joined again, or the socket closed
-                None => false,
-            },
-            Some(message) = info.recv() => {
+        // each source only yields here (its future is cancel-safe); the work is done after
+        let next = tokio::select! {
+            message = inbox.recv() => Next::Client(message),
+            Some(message) = info.recv() => Next::Info(message),
+            frame = runner.recv_shared() => Next::Shared(frame),
+        };
+        let alive = match next {
+            Next::Client(Some(message)) => wire.message(&mut runner, message).await,
+            // the client left, joined again, or the socket closed
+            Next::Client(None) => false,
+            Next::Info(message) => {
                 let done = runner.info(message).await;
+                wire.settle(&mut runner, None, done).await
+            }
+            Next::Shared(frame) => {
+                let done = runner.shared_frame(frame).await;
                 wire.settle(&mut runner, None, done).await
             }
         };
@@ -213,6 +229,13 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
             return;
         }
     }
+}
+
+/// What the view's task handles next.
+enum Next<I> {
+    Client(Option<Message>),
+    Info(I),
+    Shared(Option<Message>),
 }
 
 fn kind(replace: bool) -> &'static str {

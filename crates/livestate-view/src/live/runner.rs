@@ -3,14 +3,29 @@
 //! harness drive views through it.
 
 use super::ViewError;
+use super::shared::{Links, Shared, SharedChange};
 use super::view::{self, Flash, Live, LiveView, Navigation, Params, Session, Socket};
 use crate::form;
 use crate::{Changed, Encoder, RenderError};
 use futures_util::FutureExt;
+use livestate_core::Hub;
 use livestate_core::event::decode_event;
+use livestate_protocol::Message;
 use serde_json::{Map, Value, json};
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use tokio::sync::mpsc;
+
+/// What a view mounts with.
+pub(crate) struct Mount<'a> {
+    pub(crate) params: &'a Params,
+    pub(crate) session: &'a Session,
+    pub(crate) uri: String,
+    pub(crate) flash: Flash,
+    pub(crate) connected: bool,
+    /// The engine, for shared keys (none in a harness without one).
+    pub(crate) hub: Option<Hub>,
+}
 
 /// Why a callback did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,29 +74,41 @@ pub(crate) struct Runner<V: LiveView> {
     /// What changed since the last render.
     changed: Changed,
     info: mpsc::UnboundedSender<V::Info>,
+    /// The view's socket to shared keys, when it has an engine.
+    links: Option<Links>,
+    /// Changes of attached keys not yet given to `handle_shared`.
+    shared_changes: VecDeque<SharedChange>,
 }
 
 impl<V: LiveView> Runner<V> {
-    /// Mount a clone of `proto`, then run `handle_params`.
+    /// Mount a clone of `proto`, then run `handle_params` (and `handle_shared` for the
+    /// keys it attached to).
     pub(crate) async fn mount(
         proto: &V,
-        params: &Params,
-        session: &Session,
-        uri: String,
-        flash: Flash,
-        connected: bool,
+        mount: Mount<'_>,
         info: mpsc::UnboundedSender<V::Info>,
     ) -> Result<(Runner<V>, Outcome), Failure> {
+        let Mount {
+            params,
+            session,
+            uri,
+            flash,
+            connected,
+            hub,
+        } = mount;
         let mut runner = Runner {
             live: Live {
                 view: proto.clone(),
                 flash,
                 connected,
                 uri: uri.clone(),
+                shared: Shared::default(),
             },
             encoder: Encoder::new(),
             changed: Changed::all(),
             info,
+            links: hub.map(|hub| Links::new(hub, session.clone())),
+            shared_changes: VecDeque::new(),
         };
         let mut outcome = call!(&mut runner, None, |view, socket| view
             .mount(params, session, socket))?;
@@ -91,13 +118,67 @@ impl<V: LiveView> Runner<V> {
                 .handle_params(params, &uri, socket))?;
             outcome.merge(more);
         }
+        let outcome = runner.then_shared(Ok(outcome)).await?;
         Ok((runner, outcome))
+    }
+
+    /// The next frame of the view's socket to shared keys, or `None` when it is time to
+    /// join lost keys again; pending while there is neither. Cancel-safe.
+    pub(crate) async fn recv_shared(&mut self) -> Option<Message> {
+        match self.links.as_mut() {
+            Some(links) => links.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Apply a frame of the view's socket to shared keys (or join lost keys again), and
+    /// run `handle_shared` for what changed.
+    pub(crate) async fn shared_frame(
+        &mut self,
+        frame: Option<Message>,
+    ) -> Result<Outcome, Failure> {
+        if let Some(links) = self.links.as_mut() {
+            let mut changes = Vec::new();
+            match frame {
+                Some(message) => {
+                    links
+                        .apply(message, &mut self.live.shared, &mut changes)
+                        .await
+                }
+                None => links.tick().await,
+            }
+            self.shared_changed(changes);
+        }
+        self.dispatch_shared().await
+    }
+
+    fn shared_changed(&mut self, changes: Vec<SharedChange>) {
+        if !changes.is_empty() {
+            self.changed.insert("shared");
+            self.shared_changes.extend(changes);
+        }
+    }
+
+    /// Give `handle_shared` the changes of attached keys not yet given.
+    async fn dispatch_shared(&mut self) -> Result<Outcome, Failure> {
+        let mut outcome = Outcome::default();
+        while let Some(change) = self.shared_changes.pop_front() {
+            let more = call!(self, None, |view, socket| view
+                .handle_shared(&change, socket))?;
+            outcome.merge(more);
+        }
+        Ok(outcome)
     }
 
     /// A client's `event` push (`{type, event, value, meta}`): decoded, then handled.
     /// What does not decode is a [`Failure::Error`] naming why.
     /// A refusal the view shows on the page (its `handle_refusal`) becomes a plain outcome.
     pub(crate) async fn client_event(&mut self, payload: &Value) -> Result<Outcome, Failure> {
+        let done = self.handle_client_event(payload).await;
+        self.then_shared(done).await
+    }
+
+    async fn handle_client_event(&mut self, payload: &Value) -> Result<Outcome, Failure> {
         let done = match self.decode(payload) {
             Ok(Some((kind, event))) => {
                 let kind = (!kind.is_empty()).then_some(kind.as_str());
@@ -181,13 +262,22 @@ impl<V: LiveView> Runner<V> {
             self.live.uri.clone_from(&uri);
             self.changed.insert("uri");
         }
-        call!(self, None, |view, socket| view
-            .handle_params(params, &uri, socket))
+        let done = call!(self, None, |view, socket| view
+            .handle_params(params, &uri, socket));
+        self.then_shared(done).await
     }
 
     /// A message from server code.
     pub(crate) async fn info(&mut self, info: V::Info) -> Result<Outcome, Failure> {
-        call!(self, None, |view, socket| view.handle_info(info, socket))
+        let done = call!(self, None, |view, socket| view.handle_info(info, socket));
+        self.then_shared(done).await
+    }
+
+    /// After a callback: `handle_shared` for the changes of attached keys it caused.
+    async fn then_shared(&mut self, done: Result<Outcome, Failure>) -> Result<Outcome, Failure> {
+        let mut outcome = done?;
+        outcome.merge(self.dispatch_shared().await?);
+        Ok(outcome)
     }
 
     /// `lv:clear-flash`: clear one kind, or every one.
@@ -196,11 +286,14 @@ impl<V: LiveView> Runner<V> {
         self.changed.insert("flash");
     }
 
-    /// A socket for one callback; the view's flash moves into it.
+    /// A socket for one callback; the view's flash, its shared keys and its socket to
+    /// them move into it.
     fn socket(&mut self, kind: Option<&str>) -> Socket<V> {
         let flash = std::mem::take(&mut self.live.flash);
         let mut socket = Socket::new(self.live.connected, flash, self.info.clone());
         socket.kind = kind.map(str::to_owned);
+        socket.links = self.links.take();
+        socket.shared = std::mem::take(&mut self.live.shared);
         socket
     }
 
@@ -214,6 +307,9 @@ impl<V: LiveView> Runner<V> {
         if socket.flash_changed {
             self.changed.insert("flash");
         }
+        self.links = socket.links;
+        self.live.shared = socket.shared;
+        self.shared_changed(socket.shared_changes);
         match socket.changed {
             Some(names) => self.changed.merge(&names),
             None => self.changed.merge(&Changed::all()),

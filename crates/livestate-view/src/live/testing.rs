@@ -47,8 +47,9 @@
 //! ```
 
 use super::path::{PathPattern, absolute, parse_url};
-use super::runner::{Failure, Outcome, Runner};
+use super::runner::{Failure, Mount, Outcome, Runner};
 use super::view::{Flash, LiveView, Navigation, Params, Session};
+use livestate_core::Hub;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
@@ -103,6 +104,7 @@ pub struct Step {
 /// Mounts a view for a test.
 pub struct ViewTest<V: LiveView> {
     view: V,
+    hub: Option<Hub>,
     session: Session,
     path: Option<String>,
     connected: bool,
@@ -114,11 +116,19 @@ impl<V: LiveView> ViewTest<V> {
     pub fn new(view: V) -> ViewTest<V> {
         ViewTest {
             view,
+            hub: None,
             session: Session::new(),
             path: None,
             connected: true,
             flash: Flash::default(),
         }
+    }
+
+    /// The engine whose shared keys the view attaches to (`socket.attach`): a `Hub` with
+    /// the app's channels. Without one, attaching fails.
+    pub fn hub(mut self, hub: Hub) -> ViewTest<V> {
+        self.hub = Some(hub);
+        self
     }
 
     /// Mount with this session (default: empty).
@@ -155,16 +165,15 @@ impl<V: LiveView> ViewTest<V> {
         })?;
         params.extend(query);
         let (info_tx, info) = mpsc::unbounded_channel();
-        let (mut runner, mut outcome) = Runner::mount(
-            &self.view,
-            &params,
-            &self.session,
-            url.to_owned(),
-            self.flash,
-            self.connected,
-            info_tx,
-        )
-        .await?;
+        let mount = Mount {
+            params: &params,
+            session: &self.session,
+            uri: url.to_owned(),
+            flash: self.flash,
+            connected: self.connected,
+            hub: self.hub,
+        };
+        let (mut runner, mut outcome) = Runner::mount(&self.view, mount, info_tx).await?;
         let navigation = outcome.navigation.take();
         let diff = runner.diff(&mut outcome)?;
         Ok(TestView {
@@ -286,6 +295,18 @@ impl<V: LiveView> TestView<V> {
             .await
             .ok_or_else(|| TestError::Usage("no message can come".into()))?;
         self.info(info).await
+    }
+
+    /// Handle the next change of a key the view attached to, waiting for it.
+    pub async fn next_shared(&mut self) -> Result<Step, TestError> {
+        let frame = self.runner.recv_shared().await;
+        let outcome = self.runner.shared_frame(frame).await?;
+        self.settle(outcome).await
+    }
+
+    /// The attached keys as the view sees them.
+    pub fn shared(&self) -> &super::Shared {
+        &self.runner.live.shared
     }
 
     fn params_of(&self, url: &str) -> Result<Params, TestError> {

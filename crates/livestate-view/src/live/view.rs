@@ -1,6 +1,7 @@
 //! The [`LiveView`] trait, what its callbacks see ([`Socket`]) and what its template reads
 //! ([`Live`]).
 
+use super::shared::{Links, Shared, SharedChange};
 use crate::{Assigns, Changed, Rendered};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -83,6 +84,20 @@ pub trait LiveView: Clone + Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// An attached key changed ([`Socket::attach`]): `change` says what (PhoenixLiveState's
+    /// kinds); `socket.shared()` holds every attached key's state now. The template reads
+    /// `@shared` whether or not this does anything; override it to copy the state into
+    /// typed fields or to react to a kind of change (say, a reset). Runs on the view's own
+    /// task, never on the key's authority.
+    fn handle_shared(
+        &mut self,
+        change: &SharedChange,
+        socket: &mut Socket<Self>,
+    ) -> impl Future<Output = Result<(), ViewError>> + Send {
+        let _ = (change, socket);
+        async { Ok(()) }
+    }
+
     /// A client event was refused: it did not decode (an unknown event, a value that does
     /// not fit, a form string the decoder refuses; `reason` names why) or `handle_event`
     /// returned an error. Show it on the page (`socket.put_flash("error", reason)`, an
@@ -119,6 +134,8 @@ pub struct Live<V> {
     pub connected: bool,
     /// The page's URL as the client shows it.
     pub uri: String,
+    /// The shared keys the view attached to ([`Socket::attach`]): their states.
+    pub shared: Shared,
 }
 
 impl<V> Deref for Live<V> {
@@ -229,6 +246,10 @@ pub struct Socket<V: LiveView> {
     pub(crate) changed: Option<Changed>,
     pub(crate) kind: Option<String>,
     pub(crate) info: mpsc::UnboundedSender<V::Info>,
+    /// The view's in-process socket to shared keys (none without a hub, in some tests).
+    pub(crate) links: Option<Links>,
+    pub(crate) shared: Shared,
+    pub(crate) shared_changes: Vec<SharedChange>,
 }
 
 impl<V: LiveView> Socket<V> {
@@ -248,6 +269,9 @@ impl<V: LiveView> Socket<V> {
             changed: None,
             kind: None,
             info,
+            links: None,
+            shared: Shared::default(),
+            shared_changes: Vec::new(),
         }
     }
 
@@ -330,6 +354,80 @@ impl<V: LiveView> Socket<V> {
         let changed = self.changed.get_or_insert_with(Changed::none);
         for name in names {
             changed.insert(name);
+        }
+    }
+
+    /// The attached keys' states (what `@shared` reads).
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Attach the view to the shared key `key` (a topic of any channel: a `doc:` document, a
+    /// typed channel's key), as one more subscriber of its authority: the key's state is in
+    /// `@shared` from now on, and every change re-renders the view (and reaches
+    /// [`LiveView::handle_shared`]). Connected, the view joins the key as a socket does (it
+    /// counts for presence and TTL, is the key's group for the ACL, and joins again by
+    /// itself when the key's authority moves); in the first GET's render the key is read
+    /// once and nothing is attached (`null` when nobody started the key yet). Refused with
+    /// the channel's reason when the join is.
+    pub async fn attach(&mut self, key: &str) -> Result<&Value, ViewError> {
+        self.attach_with(key, Value::Object(Map::new())).await
+    }
+
+    /// [`Socket::attach`] with join params for the key's channel.
+    pub async fn attach_with(&mut self, key: &str, params: Value) -> Result<&Value, ViewError> {
+        let links = self
+            .links
+            .as_mut()
+            .ok_or_else(|| ViewError::new("this view has no engine to attach to"))?;
+        if self.connected {
+            links
+                .attach(key, params, &mut self.shared, &mut self.shared_changes)
+                .await?;
+        } else {
+            let state = links.read(key).await?;
+            self.shared.insert_read(key, state);
+        }
+        Ok(self.shared.state(key))
+    }
+
+    /// Send the attached key `key`'s channel the event `name` with `payload`, as the key's
+    /// group, exactly as a socket's event: handled by the key's authority under its ACL,
+    /// and answered once committed (in Redis, in a cluster), or refused with the reason.
+    /// The change reaches the view (and every other subscriber) as a change of the key.
+    pub async fn send_event(
+        &mut self,
+        key: &str,
+        name: &str,
+        payload: Value,
+    ) -> Result<(), ViewError> {
+        let links = self
+            .links
+            .as_mut()
+            .ok_or_else(|| ViewError::new("this view has no engine to attach to"))?;
+        links.event(key, name, payload).await?;
+        links
+            .apply_held(&mut self.shared, &mut self.shared_changes)
+            .await;
+        Ok(())
+    }
+
+    /// Set the value at `path` (a JSON Pointer) of the attached key `key`, as
+    /// PhoenixLiveState's `live_assign`: only for keys whose channel takes direct writes
+    /// (the `doc:` channel's `put`); a typed channel's keys are written through its events
+    /// ([`Socket::send_event`]).
+    pub async fn live_assign(
+        &mut self,
+        key: &str,
+        path: &str,
+        value: Value,
+    ) -> Result<(), ViewError> {
+        let payload = serde_json::json!({"path": path, "value": value});
+        match self.send_event(key, "put", payload).await {
+            Err(e) if e.0.starts_with("unknown event") => Err(ViewError::new(format!(
+                "live_assign writes only keys whose channel takes direct writes (doc:); {key:?} is written through its channel's events"
+            ))),
+            other => other,
         }
     }
 

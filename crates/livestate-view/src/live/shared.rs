@@ -1,0 +1,492 @@
+//! Views attached to shared keys, as PhoenixLiveState's `live_state` attaches a LiveView to
+//! a state server.
+//!
+//! A connected view attaches to a key exactly as a socket joins it: the view has an
+//! in-process socket of the engine ([`Links`]: a `Session` whose outbox the view's task
+//! reads), so the key's authority sees one more joined channel, with the same ACL (an
+//! attached view is the key's group), presence, TTL, lag accounting and, in a cluster,
+//! forwarding and failover as every socket. The view keeps a copy of each key's state,
+//! taken from `state:change` and kept current with `state:patch`, and re-renders when it
+//! changes. The first GET's render reads a key once through the server API and attaches
+//! nothing (no presence, no TTL hold).
+
+use super::view::ViewError;
+use livestate_core::api::{ApiError, ChangeKind, Current};
+use livestate_core::{Assigns, Doc, Hub, OutboxReceiver, Session};
+use livestate_protocol::livestate::{StateChange, StatePatch};
+use livestate_protocol::{Message, PatchOp, event};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// What a view reads of the keys it attached to (`@shared` in a template).
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    keys: BTreeMap<String, KeyState>,
+}
+
+/// One attached key, as the view sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyState {
+    /// The key's state.
+    pub state: Value,
+    /// Its version, as the view's channel of the key counts it (0 at the attach).
+    pub version: u64,
+    /// Whether the copy may be behind: the key's authority went away (its node stopped,
+    /// Redis is down) and the view is joining it again. It catches up by itself.
+    pub stale: bool,
+    /// Who is attached to the key, for channels with presence on: phoenix.js's format,
+    /// `{key: {"metas": [meta, ...]}}`, kept current with every join and leave.
+    pub presence: Map<String, Value>,
+}
+
+impl Shared {
+    /// The key's state, or `null` when the view is not attached to it.
+    pub fn state(&self, key: &str) -> &Value {
+        self.keys.get(key).map_or(&Value::Null, |k| &k.state)
+    }
+
+    /// The key as the view sees it.
+    pub fn get(&self, key: &str) -> Option<&KeyState> {
+        self.keys.get(key)
+    }
+
+    /// A key read once (the first GET's render): not attached.
+    pub(crate) fn insert_read(&mut self, key: &str, state: Value) {
+        let read = KeyState {
+            state,
+            version: 0,
+            stale: false,
+            presence: Map::new(),
+        };
+        self.keys.insert(key.to_owned(), read);
+    }
+
+    /// The key's entry, made when missing.
+    fn entry(&mut self, key: &str) -> &mut KeyState {
+        self.keys.entry(key.to_owned()).or_insert_with(|| KeyState {
+            state: Value::Null,
+            version: 0,
+            stale: false,
+            presence: Map::new(),
+        })
+    }
+
+    /// Whether any attached key may be behind.
+    pub fn stale(&self) -> bool {
+        self.keys.values().any(|k| k.stale)
+    }
+}
+
+/// A change of an attached key, for [`LiveView::handle_shared`](super::LiveView::handle_shared).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedChange {
+    /// The key.
+    pub key: String,
+    /// What happened: PhoenixLiveState's kinds (`new`, `updated`, `deleted` at a path;
+    /// `reset`: the whole state replaced, at the attach or after the view fell behind).
+    pub kind: ChangeKind,
+    /// The JSON Pointer of what changed (`""` for a reset).
+    pub path: String,
+    /// The key's version after the change.
+    pub version: u64,
+}
+
+/// The view's in-process socket and its copies of the keys.
+pub(crate) struct Links {
+    hub: Hub,
+    /// The view's session data, which the key's channel sees as the socket's assigns.
+    assigns: Assigns,
+    socket: Option<(Session, OutboxReceiver)>,
+    links: BTreeMap<String, Link>,
+    /// Frames read while waiting for a reply, applied next.
+    held: VecDeque<Message>,
+    next_ref: u64,
+}
+
+struct Link {
+    join_ref: String,
+    params: Value,
+    doc: Doc,
+    /// Not joined: its authority went away, and joining again has not worked yet.
+    stale: bool,
+    /// Whether its state arrived since the join.
+    synced: bool,
+}
+
+/// How long a view waits before it tries again to join a key it lost.
+const REJOIN_EVERY: Duration = Duration::from_secs(1);
+
+impl Links {
+    pub(crate) fn new(hub: Hub, assigns: Assigns) -> Links {
+        Links {
+            hub,
+            assigns,
+            socket: None,
+            links: BTreeMap::new(),
+            held: VecDeque::new(),
+            next_ref: 0,
+        }
+    }
+
+    /// Read `key` once (the first GET): its state, or `null` when nobody started it yet.
+    pub(crate) async fn read(&self, key: &str) -> Result<Value, ViewError> {
+        match self.hub.api().get(key).await {
+            Ok(Current { state, .. }) => Ok(state),
+            Err(ApiError::UnknownKey(_)) => Ok(Value::Null),
+            Err(e) => Err(ViewError::new(e.to_string())),
+        }
+    }
+
+    /// Join `key` with `params` as a socket does, and wait for its state.
+    pub(crate) async fn attach(
+        &mut self,
+        key: &str,
+        params: Value,
+        shared: &mut Shared,
+        changes: &mut Vec<SharedChange>,
+    ) -> Result<(), ViewError> {
+        if self.links.contains_key(key) {
+            return Ok(());
+        }
+        let join_ref = self.join(key, &params).await?;
+        self.links.insert(
+            key.to_owned(),
+            Link {
+                join_ref,
+                params,
+                doc: Doc::new(Value::Null),
+                stale: false,
+                synced: false,
+            },
+        );
+        // the authority sends the state right after its reply
+        while !self.links.get(key).is_some_and(|l| l.synced) {
+            match self.recv().await {
+                Some(message) => self.apply(message, shared, changes).await,
+                // a tick to join lost keys again: not this one's business
+                None => continue,
+            }
+        }
+        Ok(())
+    }
+
+    /// Send the key's channel the event `name` with `payload`, as the key's group, and
+    /// wait until it is committed (or refused, with the reason).
+    pub(crate) async fn event(
+        &mut self,
+        key: &str,
+        name: &str,
+        payload: Value,
+    ) -> Result<(), ViewError> {
+        let Some(link) = self.links.get(key) else {
+            return Err(ViewError::new(format!(
+                "the view is not attached to {key:?}"
+            )));
+        };
+        let join_ref = link.join_ref.clone();
+        let r#ref = self.make_ref();
+        let message = Message {
+            join_ref: Some(join_ref),
+            r#ref: Some(r#ref.clone()),
+            topic: key.to_owned(),
+            event: format!("{}{name}", event::LVS_EVT_PREFIX),
+            payload,
+        };
+        self.send(message).await?;
+        self.reply(key, &r#ref).await.map(|_| ())
+    }
+
+    /// Apply the frames read while waiting for a reply.
+    pub(crate) async fn apply_held(
+        &mut self,
+        shared: &mut Shared,
+        changes: &mut Vec<SharedChange>,
+    ) {
+        while let Some(message) = self.held.pop_front() {
+            self.apply(message, shared, changes).await;
+        }
+    }
+
+    /// A tick of [`Links::recv`]'s `None`: join the lost keys again.
+    pub(crate) async fn tick(&mut self) {
+        self.rejoin().await;
+    }
+
+    fn make_ref(&mut self) -> String {
+        self.next_ref += 1;
+        self.next_ref.to_string()
+    }
+
+    /// Send `phx_join` and wait for its reply; its join_ref.
+    async fn join(&mut self, key: &str, params: &Value) -> Result<String, ViewError> {
+        let r#ref = self.make_ref();
+        let message = Message {
+            join_ref: Some(r#ref.clone()),
+            r#ref: Some(r#ref.clone()),
+            topic: key.to_owned(),
+            event: event::PHX_JOIN.to_owned(),
+            payload: params.clone(),
+        };
+        self.send(message).await?;
+        self.reply(key, &r#ref).await.map(|_| r#ref)
+    }
+
+    /// Send a message on the view's socket (opened at the first).
+    async fn send(&mut self, message: Message) -> Result<(), ViewError> {
+        let (session, _) = self.socket.get_or_insert_with(|| {
+            let (outbox, rx) = self.hub.outbox();
+            (self.hub.session(outbox, self.assigns.clone()), rx)
+        });
+        session
+            .handle(message)
+            .await
+            .map_err(|close| ViewError::new(close.reason))
+    }
+
+    /// Read frames until the reply to `r#ref` on `key`; what else arrives is held.
+    async fn reply(&mut self, key: &str, r#ref: &str) -> Result<Value, ViewError> {
+        let mut held = Vec::new();
+        let found = loop {
+            let Some(message) = self.read_frame().await else {
+                break Err(ViewError::new("the view's socket closed"));
+            };
+            let is_reply = message.event == event::PHX_REPLY
+                && message.topic == key
+                && message.r#ref.as_deref() == Some(r#ref);
+            if !is_reply {
+                held.push(message);
+                continue;
+            }
+            let payload = message.payload;
+            let response = payload.get("response").cloned().unwrap_or(Value::Null);
+            break match payload.get("status").and_then(Value::as_str) {
+                Some("ok") => Ok(response),
+                _ => Err(ViewError::new(
+                    response
+                        .get("reason")
+                        .and_then(Value::as_str)
+                        .unwrap_or("refused"),
+                )),
+            };
+        };
+        self.held.extend(held);
+        found
+    }
+
+    /// The next frame (a held one first), or `None` when it is time to join again the
+    /// keys whose authority went away ([`Links::rejoin`]). Cancel-safe.
+    pub(crate) async fn recv(&mut self) -> Option<Message> {
+        if let Some(message) = self.held.pop_front() {
+            return Some(message);
+        }
+        let retry = self.links.values().any(|l| l.stale);
+        let Some((_, rx)) = self.socket.as_mut() else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            frame = rx.recv() => match frame.and_then(|f| Message::decode(f.as_str()).ok()) {
+                Some(message) => Some(message),
+                None => std::future::pending().await,
+            },
+            () = tokio::time::sleep(REJOIN_EVERY), if retry => None,
+        }
+    }
+
+    /// Join again every key whose authority went away; a key that cannot be joined yet
+    /// (its node is down, Redis is) stays stale and is tried again later.
+    pub(crate) async fn rejoin(&mut self) {
+        let stale: Vec<(String, Value)> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.stale)
+            .map(|(k, l)| (k.clone(), l.params.clone()))
+            .collect();
+        for (key, params) in stale {
+            if let Ok(join_ref) = self.join(&key, &params).await {
+                if let Some(link) = self.links.get_mut(&key) {
+                    link.join_ref = join_ref;
+                    link.stale = false;
+                }
+            }
+        }
+    }
+
+    /// The next frame from the socket.
+    async fn read_frame(&mut self) -> Option<Message> {
+        let (_, rx) = self.socket.as_mut()?;
+        let frame = rx.recv().await?;
+        Message::decode(frame.as_str()).ok()
+    }
+
+    /// Apply one frame of the view's socket to the copies of the keys.
+    pub(crate) async fn apply(
+        &mut self,
+        message: Message,
+        shared: &mut Shared,
+        changes: &mut Vec<SharedChange>,
+    ) {
+        let Some(link) = self.links.get_mut(&message.topic) else {
+            return;
+        };
+        let current = message
+            .join_ref
+            .as_deref()
+            .is_none_or(|jr| jr == link.join_ref);
+        if !current {
+            return;
+        }
+        let key = message.topic.clone();
+        match message.event.as_str() {
+            event::STATE_CHANGE => {
+                let Ok(change) = serde_json::from_value::<StateChange<Value>>(message.payload)
+                else {
+                    return;
+                };
+                link.doc = Doc::new(change.state.clone());
+                link.synced = true;
+                let known = shared.entry(&key);
+                known.state = change.state;
+                known.version = change.version;
+                known.stale = false;
+                changes.push(SharedChange {
+                    key,
+                    kind: ChangeKind::Reset,
+                    path: String::new(),
+                    version: change.version,
+                });
+            }
+            event::STATE_PATCH => {
+                let Ok(patch) = serde_json::from_value::<StatePatch<Vec<PatchOp>>>(message.payload)
+                else {
+                    return;
+                };
+                if link.doc.apply(&patch.patch).is_err() {
+                    // a copy that went wrong is replaced whole
+                    let refresh = Message {
+                        join_ref: Some(link.join_ref.clone()),
+                        r#ref: None,
+                        topic: key,
+                        event: event::LVS_REFRESH.to_owned(),
+                        payload: json!({}),
+                    };
+                    let _ = self.send(refresh).await;
+                    return;
+                }
+                link.doc.settle();
+                let known = shared.entry(&key);
+                known.state = link.doc.value().clone();
+                known.version = patch.version;
+                if patch.reset {
+                    changes.push(SharedChange {
+                        key,
+                        kind: ChangeKind::Reset,
+                        path: String::new(),
+                        version: patch.version,
+                    });
+                    return;
+                }
+                changes.extend(patch.patch.iter().map(|op| SharedChange {
+                    key: key.clone(),
+                    kind: kind_of(op),
+                    path: path_of(op).to_owned(),
+                    version: patch.version,
+                }));
+            }
+            event::PRESENCE_STATE => {
+                if let Value::Object(presence) = message.payload {
+                    shared.entry(&key).presence = presence;
+                    changes.push(presence_change(key, link));
+                }
+            }
+            event::PRESENCE_DIFF => {
+                let presence = &mut shared.entry(&key).presence;
+                merge_presence(presence, &message.payload);
+                changes.push(presence_change(key, link));
+            }
+            event::PHX_ERROR | event::PHX_CLOSE | event::ERROR => {
+                // the key's authority went away: the copy may be behind until the view
+                // has joined the key again (a fresh state follows the join)
+                shared.entry(&key).stale = true;
+                link.stale = true;
+                self.rejoin().await;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A presence change, as a change of `/presence` (presence is not in the key's state).
+fn presence_change(key: String, link: &Link) -> SharedChange {
+    let _ = link;
+    SharedChange {
+        key,
+        kind: ChangeKind::Updated,
+        path: "/presence".to_owned(),
+        version: 0,
+    }
+}
+
+/// Apply a `presence_diff` (`{joins, leaves}`) to a presence map.
+fn merge_presence(presence: &mut Map<String, Value>, diff: &Value) {
+    let metas = |entry: &Value| {
+        entry
+            .get("metas")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    if let Some(leaves) = diff.get("leaves").and_then(Value::as_object) {
+        for (key, entry) in leaves {
+            let gone = metas(entry);
+            let ref_of = |m: &Value| m.get("phx_ref").cloned();
+            if let Some(Value::Array(kept)) = presence.get_mut(key).and_then(|e| e.get_mut("metas"))
+            {
+                kept.retain(|m| !gone.iter().any(|g| ref_of(g) == ref_of(m)));
+                if kept.is_empty() {
+                    presence.remove(key);
+                }
+            }
+        }
+    }
+    if let Some(joins) = diff.get("joins").and_then(Value::as_object) {
+        for (key, entry) in joins {
+            let slot = presence
+                .entry(key.clone())
+                .or_insert_with(|| json!({"metas": []}));
+            if let Some(Value::Array(all)) = slot.get_mut("metas") {
+                all.extend(metas(entry));
+            }
+        }
+    }
+}
+
+fn kind_of(op: &PatchOp) -> ChangeKind {
+    match op {
+        PatchOp::Add { .. } | PatchOp::Copy { .. } | PatchOp::Move { .. } => ChangeKind::New,
+        PatchOp::Remove { .. } => ChangeKind::Deleted,
+        _ => ChangeKind::Updated,
+    }
+}
+
+fn path_of(op: &PatchOp) -> &str {
+    match op {
+        PatchOp::Add { path, .. }
+        | PatchOp::Remove { path }
+        | PatchOp::Replace { path, .. }
+        | PatchOp::Move { path, .. }
+        | PatchOp::Copy { path, .. }
+        | PatchOp::Test { path, .. } => path,
+    }
+}
+
+impl Drop for Links {
+    /// The view is gone: its socket leaves every key it joined, as a closed tab's does.
+    fn drop(&mut self) {
+        if let Some((session, _)) = self.socket.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(session.close());
+            }
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Views attached to shared keys: the state at the attach, changes from elsewhere, writes
+//! as the key's group, refusals, `live_assign` on typed channels, the first GET's read.
+
+use super::testing::{TestError, ViewTest};
+use super::{Live, LiveView, SharedChange, Socket, ViewError};
+use crate::{Assigns, Rendered, html};
+use livestate_core::{Channel, ChannelError, DocChannel, EventContext, Hub, JoinContext, Reply};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// A room on the `doc:` key of its name: messages in `/messages`.
+#[derive(Clone, Default)]
+struct Room {
+    /// Copied from the key in `handle_shared`.
+    count: usize,
+    kinds: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RoomEvent {
+    Post { text: String },
+    Clear {},
+}
+
+impl LiveView for Room {
+    type Event = RoomEvent;
+    type Info = ();
+
+    async fn mount(
+        &mut self,
+        _: &super::Params,
+        _: &super::Session,
+        socket: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        let state = socket.attach("doc:room").await?;
+        if state.is_null() || state.get("messages").is_none() {
+            socket
+                .live_assign("doc:room", "/messages", json!([]))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn handle_event(
+        &mut self,
+        event: RoomEvent,
+        socket: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        match event {
+            RoomEvent::Post { text } => {
+                let payload = json!({"path": "/messages/-", "value": text});
+                socket.send_event("doc:room", "put", payload).await
+            }
+            RoomEvent::Clear {} => socket.send_event("doc:room", "reset", json!({})).await,
+        }
+    }
+
+    async fn handle_shared(
+        &mut self,
+        change: &SharedChange,
+        socket: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        let state = socket.shared().state(&change.key);
+        self.count = state["messages"].as_array().map_or(0, Vec::len);
+        self.kinds.push(format!("{:?}", change.kind));
+        Ok(())
+    }
+
+    fn render(assigns: Assigns<'_, Live<Self>>) -> Rendered<'_> {
+        html! {
+            ul {
+                @for (i, text) in @shared.state("doc:room")["messages"].as_array().into_iter().flatten().enumerate() key (i) {
+                    li { (text.as_str().unwrap_or_default()) }
+                }
+            }
+            p { (@count) }
+        }
+    }
+}
+
+fn hub() -> Hub {
+    Hub::builder()
+        .channel("doc:*", DocChannel::default())
+        .build()
+}
+
+#[tokio::test]
+async fn attached_views_share_the_key_and_see_each_others_changes() -> Result<(), TestError> {
+    let hub = hub();
+    let mut ann = ViewTest::new(Room::default())
+        .hub(hub.clone())
+        .mount("/")
+        .await?;
+    let mut bo = ViewTest::new(Room::default())
+        .hub(hub.clone())
+        .mount("/")
+        .await?;
+    ann.click("post", json!({"text": "hi"})).await?;
+    // ann's own write is in ann's page once acknowledged
+    assert!(ann.html()?.contains("<li>hi</li>"), "{}", ann.html()?);
+    // bo gets it as a change of the key
+    let step = bo.next_shared().await?;
+    assert!(bo.html()?.contains("<li>hi</li>"), "{}", bo.html()?);
+    assert!(!step.diff.is_empty());
+    assert_eq!(bo.view().count, 1);
+    assert_eq!(bo.view().kinds.last().map(String::as_str), Some("New"));
+    // the key's authority counts both views as subscribers
+    assert_eq!(hub.live_keys(), 1);
+    // a late joiner gets the history
+    let late = ViewTest::new(Room::default())
+        .hub(hub.clone())
+        .mount("/")
+        .await?;
+    assert!(late.html()?.contains("<li>hi</li>"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reset_reaches_the_view_as_a_reset() -> Result<(), TestError> {
+    let hub = hub();
+    let mut ann = ViewTest::new(Room::default())
+        .hub(hub.clone())
+        .mount("/")
+        .await?;
+    ann.click("post", json!({"text": "hi"})).await?;
+    // a reset through the server API (say, a moderator's) re-runs the channel's init
+    let api = |e: livestate_core::api::ApiError| TestError::Usage(e.to_string());
+    let moderator = hub.api().subscribe("doc:room").await.map_err(api)?;
+    moderator.reset().await.map_err(api)?;
+    ann.next_shared().await?;
+    assert_eq!(ann.view().kinds.last().map(String::as_str), Some("Reset"));
+    assert_eq!(ann.shared().state("doc:room"), &json!({}));
+    assert_eq!(ann.view().count, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_first_get_reads_the_key_and_attaches_nothing() -> Result<(), TestError> {
+    let hub = hub();
+    let dead = ViewTest::new(Room::default())
+        .hub(hub.clone())
+        .disconnected()
+        .mount("/")
+        .await;
+    // nobody started the key: the read is null, and live_assign needs a connected view
+    assert!(
+        matches!(dead, Err(TestError::Refused(_))),
+        "{:?}",
+        dead.err()
+    );
+    assert_eq!(hub.live_keys(), 0);
+    let mut ann = ViewTest::new(Room::default())
+        .hub(hub.clone())
+        .mount("/")
+        .await?;
+    ann.click("post", json!({"text": "hi"})).await?;
+    let dead = ViewTest::new(Room::default())
+        .hub(hub.clone())
+        .disconnected()
+        .mount("/")
+        .await?;
+    assert!(dead.html()?.contains("<li>hi</li>"));
+    Ok(())
+}
+
+/// A typed channel: a vote, written through its events only.
+struct Votes;
+
+#[derive(Default, Serialize, Deserialize)]
+struct Tally {
+    yes: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum VoteEvent {
+    Yes {},
+}
+
+impl Channel for Votes {
+    type State = Tally;
+    type Event = VoteEvent;
+    type Params = serde::de::IgnoredAny;
+
+    async fn init(&self, _: &Self::Params, _: &JoinContext) -> Result<Tally, ChannelError> {
+        Ok(Tally::default())
+    }
+
+    async fn handle_event(
+        &self,
+        event: VoteEvent,
+        state: &mut Tally,
+        _: &EventContext,
+    ) -> Result<Reply, ChannelError> {
+        let VoteEvent::Yes {} = event;
+        if state.yes >= 2 {
+            return Err(ChannelError::refused("the vote is closed"));
+        }
+        state.yes += 1;
+        Ok(Reply::none())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Ballot {
+    refusal: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum BallotEvent {
+    Yes {},
+    Assign {},
+}
+
+impl LiveView for Ballot {
+    type Event = BallotEvent;
+    type Info = ();
+
+    async fn mount(
+        &mut self,
+        _: &super::Params,
+        _: &super::Session,
+        socket: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        socket.attach("vote:lunch").await?;
+        Ok(())
+    }
+
+    async fn handle_event(
+        &mut self,
+        event: BallotEvent,
+        socket: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        let done = match event {
+            BallotEvent::Yes {} => socket.send_event("vote:lunch", "yes", json!({})).await,
+            BallotEvent::Assign {} => socket.live_assign("vote:lunch", "/yes", json!(9)).await,
+        };
+        if let Err(e) = done {
+            self.refusal = e.0;
+        }
+        Ok(())
+    }
+
+    fn render(assigns: Assigns<'_, Live<Self>>) -> Rendered<'_> {
+        html! { p { (@shared.state("vote:lunch")["yes"]) } p { (@refusal) } }
+    }
+}
+
+#[tokio::test]
+async fn typed_channels_take_their_events_and_refuse_with_a_reason() -> Result<(), TestError> {
+    let hub = Hub::builder().channel("vote:*", Votes).build();
+    let mut view = ViewTest::new(Ballot::default()).hub(hub).mount("/").await?;
+    view.click("yes", json!({})).await?;
+    view.click("yes", json!({})).await?;
+    assert!(view.html()?.contains("<p>2</p>"), "{}", view.html()?);
+    view.click("yes", json!({})).await?;
+    assert_eq!(view.view().refusal, "the vote is closed");
+    view.click("assign", json!({})).await?;
+    assert!(
+        view.view()
+            .refusal
+            .starts_with("live_assign writes only keys"),
+        "{}",
+        view.view().refusal
+    );
+    assert!(view.html()?.contains("<p>2</p>"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_key_the_channel_refuses_fails_the_mount_with_its_reason() {
+    let hub = Hub::builder()
+        .channel("doc:*", DocChannel::default())
+        .build();
+    // no channel serves vote:*: the join is refused
+    let refused = ViewTest::new(Ballot::default())
+        .hub(hub)
+        .mount("/")
+        .await
+        .err();
+    assert_eq!(refused, Some(TestError::Refused("unmatched topic".into())));
+    let _ = Value::Null;
+}
+
+/// A dashboard: who is on `doc:team` (presence on), tracked under the session's user.
+#[derive(Clone, Default)]
+struct Dashboard;
+
+impl LiveView for Dashboard {
+    type Event = Value;
+    type Info = ();
+
+    async fn mount(
+        &mut self,
+        _: &super::Params,
+        session: &super::Session,
+        socket: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        let user = session.get("user").cloned().unwrap_or(Value::Null);
+        let params = json!({"presence": {"key": user, "meta": {"page": "dashboard"}}});
+        socket.attach_with("doc:team", params).await?;
+        Ok(())
+    }
+
+    async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
+        Ok(())
+    }
+
+    fn render(assigns: Assigns<'_, Live<Self>>) -> Rendered<'_> {
+        html! {
+            ul {
+                @for user in @shared.get("doc:team").map(|k| k.presence.keys().collect::<Vec<_>>()).unwrap_or_default() key (user) {
+                    li { (user) }
+                }
+            }
+        }
+    }
+}
+
+fn session(user: &str) -> super::Session {
+    super::Session::from_iter([("user".to_owned(), json!(user))])
+}
+
+/// Handle the view's shared frames until its page shows `text` (at most 10 frames).
+async fn until_shown(
+    view: &mut super::testing::TestView<Dashboard>,
+    text: &str,
+    shown: bool,
+) -> Result<(), TestError> {
+    for _ in 0..10 {
+        if view.html()?.contains(text) == shown {
+            return Ok(());
+        }
+        view.next_shared().await?;
+    }
+    Err(TestError::Usage(format!(
+        "{text:?} shown is not {shown}: {}",
+        view.html()?
+    )))
+}
+
+#[tokio::test(start_paused = true)]
+async fn presence_and_ttl_see_views_as_sockets() -> Result<(), TestError> {
+    let channel = DocChannel::default()
+        .presence(true)
+        .ttl(livestate_core::Ttl::After(std::time::Duration::from_secs(
+            5,
+        )));
+    let hub = Hub::builder().channel("doc:*", channel).build();
+    let mut ann = ViewTest::new(Dashboard)
+        .hub(hub.clone())
+        .session(session("ann"))
+        .mount("/")
+        .await?;
+    until_shown(&mut ann, "<li>ann</li>", true).await?;
+    let mut bo = ViewTest::new(Dashboard)
+        .hub(hub.clone())
+        .session(session("bo"))
+        .mount("/")
+        .await?;
+    until_shown(&mut bo, "<li>ann</li><li>bo</li>", true).await?;
+    // ann sees bo join...
+    until_shown(&mut ann, "<li>bo</li>", true).await?;
+    // ...and leave: a view that goes away leaves the key as a closed tab does
+    drop(bo);
+    until_shown(&mut ann, "<li>bo</li>", false).await?;
+    // the last view gone, the key lives out its TTL, then stops
+    drop(ann);
+    assert_eq!(hub.live_keys(), 1);
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    for _ in 0..100 {
+        if hub.live_keys() == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(hub.live_keys(), 0);
+    Ok(())
+}
