@@ -379,3 +379,101 @@ async fn presence_and_ttl_see_views_as_sockets() -> Result<(), TestError> {
     assert_eq!(hub.live_keys(), 0);
     Ok(())
 }
+
+/// A node of a cluster in one process.
+fn node(cluster: &livestate_backplane::memory::MemoryCluster, id: &str) -> Hub {
+    let backplane: std::sync::Arc<dyn livestate_core::backplane::Backplane> = cluster.node(id);
+    use livestate_core::acl::{Acl, Permissions};
+    let open = Acl {
+        group: Permissions::ALL,
+        public: Permissions::ALL,
+    };
+    Hub::builder()
+        .channel("doc:*", DocChannel::default().acl(open))
+        .backplane(backplane)
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_view_on_another_node_keeps_the_key_when_the_leader_dies() -> Result<(), TestError> {
+    let cluster =
+        livestate_backplane::memory::MemoryCluster::new(std::time::Duration::from_secs(3));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    // a attaches first: a holds the key's lease
+    let mut on_a = ViewTest::new(Room::default())
+        .hub(a.clone())
+        .mount("/")
+        .await?;
+    let mut on_b = ViewTest::new(Room::default())
+        .hub(b.clone())
+        .mount("/")
+        .await?;
+    on_a.click("post", json!({"text": "one"})).await?;
+    for _ in 0..10 {
+        if on_b.html()?.contains("<li>one</li>") {
+            break;
+        }
+        on_b.next_shared().await?;
+    }
+    assert!(on_b.html()?.contains("<li>one</li>"), "{}", on_b.html()?);
+    cluster.kill("a");
+    drop(on_a);
+    // b's next write finds no authority; once a's lease runs out, b takes the key over
+    on_b.click("post", json!({"text": "two"})).await?;
+    for _ in 0..10 {
+        if on_b.html()?.contains("<li>two</li>") {
+            break;
+        }
+        on_b.next_shared().await?;
+    }
+    assert!(
+        on_b.html()?.contains("<li>one</li><li>two</li>"),
+        "{}",
+        on_b.html()?
+    );
+    assert!(!on_b.shared().stale());
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_view_whose_key_is_lost_shows_it_stale_and_catches_up() -> Result<(), TestError> {
+    let cluster =
+        livestate_backplane::memory::MemoryCluster::new(std::time::Duration::from_secs(3));
+    let (a, b) = (node(&cluster, "a"), node(&cluster, "b"));
+    let mut on_a = ViewTest::new(Room::default())
+        .hub(a.clone())
+        .mount("/")
+        .await?;
+    on_a.click("post", json!({"text": "one"})).await?;
+    // a's node loses the cluster: its authority of the key stops, the view sees it
+    cluster.kill("a");
+    let mut stale = false;
+    for _ in 0..20 {
+        on_a.next_shared().await?;
+        stale |= on_a.shared().stale();
+        if stale {
+            break;
+        }
+    }
+    assert!(stale, "the view never saw its key go");
+    // meanwhile b writes; when a is back in the cluster, the view catches up by itself
+    let mut on_b = ViewTest::new(Room::default())
+        .hub(b.clone())
+        .mount("/")
+        .await?;
+    on_b.click("post", json!({"text": "two"})).await?;
+    drop(cluster.node("a"));
+    for _ in 0..50 {
+        if !on_a.shared().stale() && on_a.html()?.contains("<li>two</li>") {
+            break;
+        }
+        on_a.next_shared().await?;
+    }
+    assert!(!on_a.shared().stale());
+    assert!(
+        on_a.html()?.contains("<li>one</li><li>two</li>"),
+        "{}",
+        on_a.html()?
+    );
+    Ok(())
+}
