@@ -234,10 +234,16 @@ impl Links {
 
     /// Send a message on the view's socket (opened at the first).
     async fn send(&mut self, message: Message) -> Result<(), ViewError> {
-        let (session, _) = self.socket.get_or_insert_with(|| {
+        let (session, rx) = self.socket.get_or_insert_with(|| {
             let (outbox, rx) = self.hub.outbox();
             (self.hub.session(outbox, self.assigns.clone()), rx)
         });
+        // the session waits for room in the outbox this task alone reads: make room first
+        while let Some(frame) = rx.try_recv() {
+            if let Ok(message) = Message::decode(frame.as_str()) {
+                self.held.push_back(message);
+            }
+        }
         session
             .handle(message)
             .await
