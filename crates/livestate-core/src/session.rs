@@ -78,6 +78,7 @@ pub struct Session {
     /// forgets those channels before handling the next frame.
     ended_tx: mpsc::UnboundedSender<SubId>,
     ended: mpsc::UnboundedReceiver<SubId>,
+    serving: Serving,
 }
 
 struct Joined {
@@ -114,6 +115,17 @@ impl Hub {
     /// A session for a new socket, sending through `outbox`, with the socket's assigns
     /// (its connect params and whatever the connect callback added).
     pub fn session(&self, outbox: Outbox, socket: Assigns) -> Session {
+        self.new_session(outbox, socket, Serving::Channels)
+    }
+
+    /// A session for a socket that serves topic processes (live views) only: a join of a
+    /// channel's topic is answered `unmatched topic`, so a socket that skipped the
+    /// channels' `connect` callback cannot reach them.
+    pub fn process_session(&self, outbox: Outbox, socket: Assigns) -> Session {
+        self.new_session(outbox, socket, Serving::Processes)
+    }
+
+    fn new_session(&self, outbox: Outbox, socket: Assigns, serving: Serving) -> Session {
         let (ended_tx, ended) = mpsc::unbounded_channel();
         self.metrics().sockets.inc();
         Session {
@@ -125,8 +137,18 @@ impl Hub {
             counted: 0,
             ended_tx,
             ended,
+            serving,
         }
     }
+}
+
+/// Which topics a session serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serving {
+    /// Channels and topic processes (a `/socket` socket, an in-process one).
+    Channels,
+    /// Topic processes only (the live views' socket).
+    Processes,
 }
 
 impl Drop for Session {
@@ -389,7 +411,10 @@ impl Session {
             self.send(refuse("server shutting down")).await;
             return Ok(());
         }
-        let Some(served) = self.hub.serving(&topic) else {
+        let served = self.hub.serving(&topic).filter(|served| {
+            self.serving == Serving::Channels || matches!(served, Served::Process(_))
+        });
+        let Some(served) = served else {
             tracing::debug!(topic = %topic, "join refused: no channel serves the topic");
             let reply = frame::reply_error(None, Some(&r#ref), &topic, event::UNMATCHED_TOPIC);
             self.send(reply).await;

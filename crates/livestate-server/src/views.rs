@@ -2,8 +2,9 @@
 //! `/live/websocket` and the stock client at `/live/live.js`.
 //!
 //! The socket is the same as `/socket/websocket` (one session per socket, the same codec,
-//! heartbeat, outbox, limits and close codes); views are its `lv:*` topics. What differs
-//! is who may open it:
+//! heartbeat, outbox, limits and close codes); views are its `lv:*` topics, and only they:
+//! a channel's topic is `unmatched topic` there, since this socket does not go through the
+//! channels' `connect` callback. What differs is who may open it:
 //! - **Origin**: with `allow_origins` set, as for `/socket`; without it, a browser's
 //!   upgrade must come from the page's own host (its `Origin` names the `Host` it
 //!   connects to), so another site cannot open a socket with the user's cookies.
@@ -172,7 +173,7 @@ async fn socket(
     let mut assigns = params::nest(&query);
     // set last: a client's own `_livestate_csrf_verified` param does not count
     assigns.insert(CSRF_VERIFIED.to_owned(), Value::Bool(verified));
-    ws::accept(app.clone(), assigns, peer, upgrade)
+    ws::accept(app.clone(), assigns, peer, upgrade, ws::Serves::Views)
 }
 
 /// The `Origin` of a browser's upgrade when it is not the page's own host.

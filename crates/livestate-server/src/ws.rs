@@ -90,7 +90,16 @@ pub(crate) async fn handler(
             }
         }
     };
-    accept(app, assigns, peer, upgrade)
+    accept(app, assigns, peer, upgrade, Serves::Channels)
+}
+
+/// What a socket's session serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Serves {
+    /// Channels (and views, which refuse joins without the page's CSRF token).
+    Channels,
+    /// Live views only: the `/live` socket, which skips the channels' `connect` callback.
+    Views,
 }
 
 /// What every upgrade checks: the serializer version, shutdown, the origin (`foreign`: the
@@ -145,6 +154,7 @@ pub(crate) fn accept(
     assigns: Assigns,
     peer: Option<SocketAddr>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    serves: Serves,
 ) -> Response {
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
@@ -160,7 +170,7 @@ pub(crate) fn accept(
         .max_message_size(config.max_frame_size)
         .max_frame_size(config.max_frame_size)
         .on_upgrade(move |ws| async move {
-            run(ws, app, assigns, peer).await;
+            run(ws, app, assigns, peer, serves).await;
             drop(sockets);
         })
 }
@@ -185,9 +195,18 @@ fn auth_token(headers: &HeaderMap) -> Option<String> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
-async fn run(ws: WebSocket, app: AppState, assigns: Assigns, peer: Option<SocketAddr>) {
+async fn run(
+    ws: WebSocket,
+    app: AppState,
+    assigns: Assigns,
+    peer: Option<SocketAddr>,
+    serves: Serves,
+) {
     let (outbox, outbox_rx) = app.hub.outbox();
-    let session = app.hub.session(outbox, assigns);
+    let session = match serves {
+        Serves::Channels => app.hub.session(outbox, assigns),
+        Serves::Views => app.hub.process_session(outbox, assigns),
+    };
     // every log line of the socket (its joins, events, refusals) names it
     let span = match peer {
         Some(peer) => tracing::debug_span!("socket", id = session.id(), %peer),

@@ -139,6 +139,7 @@ impl<V: LiveView> Runner<V> {
     ) -> Result<Outcome, Failure> {
         if let Some(links) = self.links.as_mut() {
             let mut changes = Vec::new();
+            let was_stale = self.live.shared.stale();
             match frame {
                 Some(message) => {
                     links
@@ -146,6 +147,10 @@ impl<V: LiveView> Runner<V> {
                         .await
                 }
                 None => links.tick().await,
+            }
+            // a key lost or found again changes what `@shared.stale()` shows
+            if self.live.shared.stale() != was_stale {
+                self.changed.insert("shared");
             }
             self.shared_changed(changes);
         }

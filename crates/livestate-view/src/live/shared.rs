@@ -90,6 +90,10 @@ pub struct SharedChange {
     pub path: String,
     /// The key's version after the change.
     pub version: u64,
+    /// For a `reset`: true when the whole state was sent again because the view fell
+    /// behind or joined a lost key again (the key itself was not reset); false when the
+    /// key was reset (its channel's `init` ran again).
+    pub resync: bool,
 }
 
 /// The view's in-process socket and its copies of the keys.
@@ -127,6 +131,11 @@ impl Links {
             held: VecDeque::new(),
             next_ref: 0,
         }
+    }
+
+    /// The engine.
+    pub(crate) fn hub(&self) -> &Hub {
+        &self.hub
     }
 
     /// Read `key` once (the first GET): its state, or `null` when nobody started it yet.
@@ -250,15 +259,34 @@ impl Links {
             .map_err(|close| ViewError::new(close.reason))
     }
 
-    /// Read frames until the reply to `r#ref` on `key`; what else arrives is held.
+    /// Read frames until the reply to `r#ref` on `key`; what else arrives is held. The
+    /// key's channel failing meanwhile (its handler panicked, its authority went away)
+    /// is the answer too: no reply comes after it.
     async fn reply(&mut self, key: &str, r#ref: &str) -> Result<Value, ViewError> {
+        let join_ref = self.links.get(key).map(|l| l.join_ref.clone());
         let mut held = Vec::new();
         let found = loop {
             let Some(message) = self.read_frame().await else {
                 break Err(ViewError::new("the view's socket closed"));
             };
-            let is_reply = message.event == event::PHX_REPLY
-                && message.topic == key
+            let on_key = message.topic == key;
+            let failed = on_key
+                && matches!(message.event.as_str(), event::PHX_ERROR | event::PHX_CLOSE)
+                && message.join_ref.is_some()
+                && message.join_ref == join_ref;
+            if failed {
+                let reason = message
+                    .payload
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("the key's channel closed")
+                    .to_owned();
+                // applied next: the view marks the key stale and joins it again
+                held.push(message);
+                break Err(ViewError::new(reason));
+            }
+            let is_reply = on_key
+                && message.event == event::PHX_REPLY
                 && message.r#ref.as_deref() == Some(r#ref);
             if !is_reply {
                 held.push(message);
@@ -349,18 +377,24 @@ impl Links {
                 else {
                     return;
                 };
+                // the first state after the attach is what `attach` returns, and a state
+                // sent again after a refused event is the same: neither is a change
+                let changed = link.synced && link.doc.value() != &change.state;
                 link.doc = Doc::new(change.state.clone());
                 link.synced = true;
                 let known = shared.entry(&key);
                 known.state = change.state;
                 known.version = change.version;
                 known.stale = false;
-                changes.push(SharedChange {
-                    key,
-                    kind: ChangeKind::Reset,
-                    path: String::new(),
-                    version: change.version,
-                });
+                if changed {
+                    changes.push(SharedChange {
+                        key,
+                        kind: ChangeKind::Reset,
+                        path: String::new(),
+                        version: change.version,
+                        resync: true,
+                    });
+                }
             }
             event::STATE_PATCH => {
                 let Ok(patch) = serde_json::from_value::<StatePatch<Vec<PatchOp>>>(message.payload)
@@ -389,6 +423,7 @@ impl Links {
                         kind: ChangeKind::Reset,
                         path: String::new(),
                         version: patch.version,
+                        resync: false,
                     });
                     return;
                 }
@@ -397,6 +432,7 @@ impl Links {
                     kind: kind_of(op),
                     path: path_of(op).to_owned(),
                     version: patch.version,
+                    resync: false,
                 }));
             }
             event::PRESENCE_STATE => {
@@ -430,6 +466,7 @@ fn presence_change(key: String, link: &Link) -> SharedChange {
         kind: ChangeKind::Updated,
         path: "/presence".to_owned(),
         version: 0,
+        resync: false,
     }
 }
 

@@ -19,8 +19,12 @@ struct Room {
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum RoomEvent {
-    Post { text: String },
+    Post {
+        text: String,
+    },
     Clear {},
+    /// A write the `doc:` channel refuses (not a JSON Pointer).
+    Bad {},
 }
 
 impl LiveView for Room {
@@ -53,6 +57,10 @@ impl LiveView for Room {
                 socket.send_event("doc:room", "put", payload).await
             }
             RoomEvent::Clear {} => socket.send_event("doc:room", "reset", json!({})).await,
+            RoomEvent::Bad {} => {
+                let payload = json!({"path": "no pointer", "value": 1});
+                socket.send_event("doc:room", "put", payload).await
+            }
         }
     }
 
@@ -113,6 +121,22 @@ async fn attached_views_share_the_key_and_see_each_others_changes() -> Result<()
         .mount("/")
         .await?;
     assert!(late.html()?.contains("<li>hi</li>"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_write_is_an_error_and_no_change() -> Result<(), TestError> {
+    let mut ann = ViewTest::new(Room::default()).hub(hub()).mount("/").await?;
+    // the attach itself is no change (mount has the state); mount's live_assign is one
+    assert_eq!(ann.view().kinds, ["New"]);
+    let refused = ann.click("bad", json!({})).await.unwrap_err();
+    assert!(
+        matches!(&refused, TestError::Refused(r) if r.contains("no pointer")),
+        "{refused}"
+    );
+    assert_eq!(ann.view().kinds, ["New"]);
+    ann.click("post", json!({"text": "hi"})).await?;
+    assert_eq!(ann.view().kinds, ["New", "New"]);
     Ok(())
 }
 

@@ -28,8 +28,10 @@ pub type Session = Map<String, Value>;
 /// JavaScript sees), and again when the client joins over the socket, where it lives until
 /// the page goes away.
 ///
-/// Every callback may fail with a [`ViewError`]: a failed event leaves the view as it was
-/// and answers the client with the reason; a failed mount refuses the join. A callback
+/// Every callback may fail with a [`ViewError`]: a failed event answers the client with
+/// the reason (or, with [`LiveView::handle_refusal`], shows it on the page); what the
+/// callback changed before it failed stays, and shows with the next render. A failed mount
+/// refuses the join. A callback
 /// that panics ends that view alone: its client rejoins and the view mounts afresh.
 ///
 /// [`render`]: LiveView::render
@@ -84,8 +86,10 @@ pub trait LiveView: Clone + Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// An attached key changed ([`Socket::attach`]): `change` says what (PhoenixLiveState's
-    /// kinds); `socket.shared()` holds every attached key's state now. The template reads
+    /// An attached key changed ([`Socket::attach`]) after the attach (which returns the
+    /// state it found): `change` says what (PhoenixLiveState's kinds; a `reset` says
+    /// whether the key was reset or only sent again); `socket.shared()` holds every
+    /// attached key's state now. A refused `send_event` changes nothing and calls nothing. The template reads
     /// `@shared` whether or not this does anything; override it to copy the state into
     /// typed fields or to react to a kind of change (say, a reset). Runs on the view's own
     /// task, never on the key's authority.
@@ -435,6 +439,12 @@ impl<V: LiveView> Socket<V> {
     /// to a view that has gone fails quietly.
     pub fn sender(&self) -> ViewSender<V::Info> {
         ViewSender(self.info.clone())
+    }
+
+    /// The engine the view runs on (none in a harness without one): its server API, say
+    /// to reset a key (`socket.hub().map(|h| h.api())`).
+    pub fn hub(&self) -> Option<&livestate_core::Hub> {
+        self.links.as_ref().map(Links::hub)
     }
 
     /// Send this view `info` after `delay` (a timer; the view's `handle_info` gets it).
