@@ -16,7 +16,6 @@
 //! the topic.
 
 use crate::channel::Assigns;
-use crate::hub::Hub;
 use crate::metrics::ProcessMetrics;
 use crate::outbox::Outbox;
 use crate::subscriber::SubId;
@@ -49,17 +48,16 @@ pub struct ProcessJoin {
     pub socket: Arc<Assigns>,
     /// The socket's outbox: the process's replies and pushes.
     pub outbox: Outbox,
-    /// The topic's later messages; closed when the client leaves, joins the topic again or
-    /// the socket closes.
-    pub inbox: mpsc::Receiver<Message>,
+    /// The topic's later messages (boxed: an idle process's inbox then costs a few
+    /// hundred bytes); closed when the client leaves, joins the topic again or the socket
+    /// closes.
+    pub inbox: mpsc::Receiver<Box<Message>>,
     /// Answer whether the join succeeded: `true` keeps the process in the socket's table.
     pub joined: oneshot::Sender<bool>,
     /// Dropped when the process ends: the session forgets the topic.
     pub ended: Ended,
     /// The node's figures for processes.
     pub metrics: ProcessMetrics,
-    /// The node's hub: a process may join keys of the engine as a socket does.
-    pub hub: Hub,
 }
 
 /// Tells a session, when dropped, that a process (or a subscription) ended by itself.

@@ -95,7 +95,7 @@ enum Target {
     /// A channel's key authority.
     Key(KeyHandle),
     /// A topic process's inbox.
-    Process(mpsc::Sender<Message>),
+    Process(mpsc::Sender<Box<Message>>),
 }
 
 impl Joined {
@@ -283,11 +283,11 @@ impl Session {
             return Ok(());
         }
         if let Target::Process(inbox) = &joined.target {
-            if let Err(unsent) = inbox.send(msg).await {
+            if let Err(unsent) = inbox.send(Box::new(msg)).await {
                 // the process ended by itself (and told its client): forget it, and answer
                 // as for any topic not joined
                 self.forget_ended();
-                let msg = unsent.0;
+                let msg = *unsent.0;
                 let reply = frame::reply_error(
                     None,
                     msg.r#ref.as_deref(),
@@ -462,7 +462,6 @@ impl Session {
             joined,
             ended: Ended::new(self.ended_tx.clone(), sub),
             metrics: self.hub.metrics().processes.clone(),
-            hub: self.hub.clone(),
         });
         if let Ok(true) = answered.await {
             self.hub.metrics().join_latency.observe(received.elapsed());

@@ -225,9 +225,14 @@ impl EndpointBuilder {
         };
         #[cfg(not(feature = "view"))]
         let hub = self.hub;
+        let hub = hub.build();
+        #[cfg(feature = "view")]
+        if let Some(state) = &self.views {
+            state.views.bind(&hub);
+        }
         Endpoint {
             state: AppState {
-                hub: hub.build(),
+                hub,
                 config: Arc::new(self.config),
                 sockets: TaskTracker::new(),
                 connect: self.connect,

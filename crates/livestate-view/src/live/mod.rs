@@ -119,6 +119,8 @@ pub struct Views {
 }
 
 struct Inner {
+    /// The engine the views run on, once the endpoint serving them is built.
+    hub: std::sync::OnceLock<Hub>,
     tokens: Tokens,
     routes: Vec<Route>,
     sessions: Vec<LiveSession>,
@@ -269,6 +271,18 @@ impl Views {
     /// The topic process serving `lv:*` joins.
     pub fn process(&self) -> Arc<dyn TopicProcess> {
         Arc::new(self.clone())
+    }
+
+    /// Run the views on `hub` (the one whose routes serve [`Views::process`]): the engine
+    /// their shared keys live in. The endpoint does it when it is built; the first call
+    /// wins. The hub and the views then hold each other for as long as they live.
+    pub fn bind(&self, hub: &Hub) {
+        let _ = self.inner.hub.set(hub.clone());
+    }
+
+    /// The engine the views run on, once bound.
+    pub(crate) fn hub(&self) -> Option<Hub> {
+        self.inner.hub.get().cloned()
     }
 
     /// A new CSRF secret for a browser's [`CSRF_COOKIE`].
@@ -468,6 +482,7 @@ impl ViewsBuilder {
         }
         Views {
             inner: Arc::new(Inner {
+                hub: std::sync::OnceLock::new(),
                 tokens: self.tokens,
                 routes,
                 sessions,

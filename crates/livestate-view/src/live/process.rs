@@ -149,6 +149,20 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
         uri,
         flash,
     } = joining;
+    // what only the join needed is let go now: a view lives long
+    let ProcessJoin {
+        topic,
+        join_ref,
+        r#ref,
+        params: join_params,
+        socket,
+        outbox,
+        inbox,
+        joined,
+        ended,
+        metrics,
+    } = join;
+    drop((join_params, socket));
     let (info_tx, mut info) = mpsc::unbounded_channel();
     let mount = Mount {
         params: &params,
@@ -156,23 +170,24 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
         uri,
         flash,
         connected: true,
-        hub: Some(join.hub.clone()),
+        hub: views.hub(),
     };
-    let mounted = Runner::mount(&proto, mount, info_tx).await;
+    let mounted = Box::pin(Runner::mount(&proto, mount, info_tx)).await;
+    drop((params, session, proto));
     let mut wire = Wire {
         views,
         route,
-        topic: join.topic,
-        join_ref: join.join_ref,
-        outbox: join.outbox,
+        topic,
+        join_ref,
+        outbox,
         metrics: None,
     };
     let (mut runner, mut outcome) = match mounted {
         Ok(mounted) => mounted,
         Err(failure) => {
             let response = wire.failure_reply(failure);
-            wire.reply(&join.r#ref, Status::Error, &response).await;
-            let _ = join.joined.send(false);
+            wire.reply(&r#ref, Status::Error, &response).await;
+            let _ = joined.send(false);
             return;
         }
     };
@@ -184,27 +199,28 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
                 json!({"live_redirect": {"to": to, "kind": kind(replace), "flash": flash}})
             }
         };
-        wire.reply(&join.r#ref, Status::Error, &response).await;
-        let _ = join.joined.send(false);
+        wire.reply(&r#ref, Status::Error, &response).await;
+        let _ = joined.send(false);
         return;
     }
     let rendered = match runner.diff(&mut outcome) {
         Ok(rendered) => rendered,
         Err(failure) => {
             let response = wire.failure_reply(failure);
-            wire.reply(&join.r#ref, Status::Error, &response).await;
-            let _ = join.joined.send(false);
+            wire.reply(&r#ref, Status::Error, &response).await;
+            let _ = joined.send(false);
             return;
         }
     };
     let response = json!({"rendered": rendered, "liveview_version": LIVEVIEW_VERSION});
-    wire.reply(&join.r#ref, Status::Ok, &response).await;
-    let _ = join.joined.send(true);
-    // `join.ended` lives as long as this task: when it ends, the socket forgets the topic
-    let _ended = join.ended;
-    let _joined = join.metrics.joined();
-    wire.metrics = Some(join.metrics);
-    let mut inbox = join.inbox;
+    wire.reply(&r#ref, Status::Ok, &response).await;
+    drop(response);
+    let _ = joined.send(true);
+    // `ended` lives as long as this task: when it ends, the socket forgets the topic
+    let _ended = ended;
+    let _joined = metrics.joined();
+    wire.metrics = Some(metrics);
+    let mut inbox = inbox;
     loop {
         // each source only yields here (its future is cancel-safe); the work is done after
         let next = tokio::select! {
@@ -212,17 +228,18 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
             Some(message) = info.recv() => Next::Info(message),
             frame = runner.recv_shared() => Next::Shared(frame),
         };
+        // the work is boxed: an idle view's task then holds only what it waits on
         let alive = match next {
-            Next::Client(Some(message)) => wire.message(&mut runner, message).await,
+            Next::Client(Some(message)) => Box::pin(wire.message(&mut runner, *message)).await,
             // the client left, joined again, or the socket closed
             Next::Client(None) => false,
             Next::Info(message) => {
-                let done = runner.info(message).await;
-                wire.settle(&mut runner, None, done).await
+                let done = Box::pin(runner.info(message)).await;
+                Box::pin(wire.settle(&mut runner, None, done)).await
             }
             Next::Shared(frame) => {
-                let done = runner.shared_frame(frame).await;
-                wire.settle(&mut runner, None, done).await
+                let done = Box::pin(runner.shared_frame(frame)).await;
+                Box::pin(wire.settle(&mut runner, None, done)).await
             }
         };
         if !alive {
@@ -233,7 +250,7 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
 
 /// What the view's task handles next.
 enum Next<I> {
-    Client(Option<Message>),
+    Client(Option<Box<Message>>),
     Info(I),
     Shared(Option<Message>),
 }

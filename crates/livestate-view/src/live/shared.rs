@@ -52,10 +52,10 @@ impl Shared {
     }
 
     /// A key read once (the first GET's render): not attached.
-    pub(crate) fn insert_read(&mut self, key: &str, state: Value) {
+    pub(crate) fn insert_read(&mut self, key: &str, Current { state, version }: Current) {
         let read = KeyState {
             state,
-            version: 0,
+            version,
             stale: false,
             presence: Map::new(),
         };
@@ -139,10 +139,13 @@ impl Links {
     }
 
     /// Read `key` once (the first GET): its state, or `null` when nobody started it yet.
-    pub(crate) async fn read(&self, key: &str) -> Result<Value, ViewError> {
+    pub(crate) async fn read(&self, key: &str) -> Result<Current, ViewError> {
         match self.hub.api().get(key).await {
-            Ok(Current { state, .. }) => Ok(state),
-            Err(ApiError::UnknownKey(_)) => Ok(Value::Null),
+            Ok(current) => Ok(current),
+            Err(ApiError::UnknownKey(_)) => Ok(Current {
+                state: Value::Null,
+                version: 0,
+            }),
             Err(e) => Err(ViewError::new(e.to_string())),
         }
     }
@@ -176,6 +179,10 @@ impl Links {
                 // a tick to join lost keys again: not this one's business
                 None => continue,
             }
+        }
+        // and the presence right after the state: take what has come, for the first render
+        while let Some(message) = self.try_recv() {
+            self.apply(message, shared, changes).await;
         }
         Ok(())
     }
@@ -346,6 +353,16 @@ impl Links {
         }
     }
 
+    /// A frame already received, if there is one.
+    fn try_recv(&mut self) -> Option<Message> {
+        if let Some(message) = self.held.pop_front() {
+            return Some(message);
+        }
+        let (_, rx) = self.socket.as_mut()?;
+        let frame = rx.try_recv()?;
+        Message::decode(frame.as_str()).ok()
+    }
+
     /// The next frame from the socket.
     async fn read_frame(&mut self) -> Option<Message> {
         let (_, rx) = self.socket.as_mut()?;
@@ -470,7 +487,8 @@ fn presence_change(key: String, link: &Link) -> SharedChange {
     }
 }
 
-/// Apply a `presence_diff` (`{joins, leaves}`) to a presence map.
+/// Apply a `presence_diff` (`{joins, leaves}`) to a presence map, as phoenix.js's
+/// `Presence.syncDiff` does: a join's metas replace those of the same `phx_ref`.
 fn merge_presence(presence: &mut Map<String, Value>, diff: &Value) {
     let metas = |entry: &Value| {
         entry
@@ -479,26 +497,28 @@ fn merge_presence(presence: &mut Map<String, Value>, diff: &Value) {
             .cloned()
             .unwrap_or_default()
     };
-    if let Some(leaves) = diff.get("leaves").and_then(Value::as_object) {
-        for (key, entry) in leaves {
-            let gone = metas(entry);
-            let ref_of = |m: &Value| m.get("phx_ref").cloned();
-            if let Some(Value::Array(kept)) = presence.get_mut(key).and_then(|e| e.get_mut("metas"))
-            {
-                kept.retain(|m| !gone.iter().any(|g| ref_of(g) == ref_of(m)));
-                if kept.is_empty() {
-                    presence.remove(key);
-                }
-            }
-        }
-    }
+    let ref_of = |m: &Value| m.get("phx_ref").cloned();
     if let Some(joins) = diff.get("joins").and_then(Value::as_object) {
         for (key, entry) in joins {
+            let joined = metas(entry);
             let slot = presence
                 .entry(key.clone())
                 .or_insert_with(|| json!({"metas": []}));
             if let Some(Value::Array(all)) = slot.get_mut("metas") {
-                all.extend(metas(entry));
+                all.retain(|m| !joined.iter().any(|j| ref_of(j) == ref_of(m)));
+                all.extend(joined);
+            }
+        }
+    }
+    if let Some(leaves) = diff.get("leaves").and_then(Value::as_object) {
+        for (key, entry) in leaves {
+            let gone = metas(entry);
+            let kept = presence.get_mut(key).and_then(|e| e.get_mut("metas"));
+            if let Some(Value::Array(kept)) = kept {
+                kept.retain(|m| !gone.iter().any(|g| ref_of(g) == ref_of(m)));
+                if kept.is_empty() {
+                    presence.remove(key);
+                }
             }
         }
     }

@@ -389,8 +389,8 @@ impl<V: LiveView> Socket<V> {
                 .attach(key, params, &mut self.shared, &mut self.shared_changes)
                 .await?;
         } else {
-            let state = links.read(key).await?;
-            self.shared.insert_read(key, state);
+            let current = links.read(key).await?;
+            self.shared.insert_read(key, current);
         }
         Ok(self.shared.state(key))
     }
