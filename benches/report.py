@@ -28,6 +28,10 @@ P99_SLACK_MS = 5.0
 RSS_LIMIT_BYTES = 16 * 1024
 VIEW_ROW_BYTES_LIMIT = 100
 EXPLICIT_RATIO_LIMIT = 2.0
+# live views, measured on the wire against livestate-view-bench-server
+VIEW_WIRE_PAYLOAD_LIMIT = 100  # bytes, strictly under
+VIEW_RSS_LIMIT_BYTES = 24 * 1024  # per idle connected thermostat view, at most
+VIEW_P99_RATIO_LIMIT = 1.5  # view event p99 / channel event p99, at most
 
 
 # ---------------------------------------------------------------- reading
@@ -479,6 +483,9 @@ def main():
         w(table(HEADER, fanout_metric_rows(recs, saturation=True)))
         w("")
 
+    for line in views_section(runs, crit):
+        w(line)
+
     if crit:
         w("## Micro-benchmarks (criterion)")
         w("")
@@ -550,6 +557,156 @@ def fanout_metric_rows(recs, saturation=False):
         rows.append([name.replace(" (count)", "")] + [fmt(vals[t]) for t in TARGETS] + ratios)
     rows.append(["problems"] + [trouble(recs.get(t)) for t in TARGETS] + ["", ""])
     return rows
+
+
+def kib(b):
+    """Bytes shown in KiB with one decimal."""
+    return "n/a" if b is None else f"{b / 1024:,.1f}"
+
+
+def views_section(runs, crit):
+    """The live views' section: bytes per update, memory per idle view, event round trip
+    against a channel's (lines of Markdown; none when no view run is in the results)."""
+    bytes_rec = runs.get("view-bytes", {}).get("livestate")
+    connect_labels = [l for l in runs if l.startswith("view-connect-")]
+    events_rec = runs.get("view-events", {}).get("livestate")
+    if not (bytes_rec or connect_labels or events_rec):
+        return []
+    md = []
+    w = md.append
+    w("## views: live views on the wire")
+    w("")
+    w("livestate's live views served to a client that speaks as the stock "
+      "`phoenix_live_view` client does (it GETs the page, opens `/live/websocket` with the "
+      "page's CSRF token and cookie, joins `lv:<id>` with the page's session and static "
+      "tokens, sends `event` pushes) and applies nothing: `livestate-loadgen`'s `view-*` "
+      "scenarios against `livestate-view-bench-server` (`crates/livestate-loadgen/src/"
+      "viewbench.rs`: a thermostat view, a view of a keyed list of 100 rows, and the "
+      "thermostat's counter as a phx-live-state channel on `counter:*`), started fresh for "
+      "each run, with the default `ServerConfig`.")
+    w("")
+    if bytes_rec:
+        r = bytes_rec
+        w("### Bytes per update against the whole page")
+        w("")
+        w(f"GET the page, join it, then {r.get('samples', 0)} clicks, each answered by a "
+          "`phx_reply` whose payload is `{\"status\":\"ok\",\"response\":{\"diff\":…}}`. "
+          f"The list: one field (the score) of row {r.get('row')} of {r.get('rows')} changes "
+          "per click. The largest of each size over the clicks:")
+        w("")
+        rows = []
+        for name, key, fmt in [
+            ("the whole page's HTML (bytes)", "html_bytes", num),
+            ("the join's reply, the rendered view (bytes)", "join_bytes", num),
+            ("an update: the reply's WebSocket frame (bytes on the wire, with its 2-byte header)",
+             "update_ws_bytes", num),
+            ("an update: the frame's payload (bytes)", "update_payload_bytes", num),
+            ("an update: the diff in it (bytes)", "update_diff_bytes", num),
+            ("the page's HTML / an update's payload", "html_per_update_payload",
+             lambda v: "n/a" if v is None else f"{v:,.0f}×"),
+        ]:
+            rows.append([name, fmt(get(r, f"rows_{key}")), fmt(get(r, f"thermostat_{key}"))])
+        diff = lambda v: f"`{v}`" if v else "n/a"
+        rows.append(["the diff sent", diff(r.get("rows_update_diff")),
+                     diff(r.get("thermostat_update_diff"))])
+        rows.append(["problems", trouble(r), ""])
+        w(table(["", f"{r.get('rows')}-row keyed list (`/rows`, `bump`)",
+                 "thermostat (`/thermostat`, `inc`)"], rows))
+        w("")
+    if connect_labels:
+        r0 = next((runs[l].get("livestate") for l in connect_labels
+                   if runs[l].get("livestate")), None) or {}
+        rb, wb = get(r0, "server_read_buffer_bytes"), get(r0, "server_write_buffer_bytes")
+        w("### Memory per idle connected view")
+        w("")
+        w("N thermostat views, each with its own page (a GET) and its own socket, opened 64 at "
+          "a time and joined, then idle for 2 s before the server's resident memory "
+          "(`VmRSS`) is read. Memory per view is (RSS after − RSS before) / views: the "
+          "socket, its session and the view's process with its state and rendered tree. "
+          f"The server's socket buffers: read {kib(rb)} KiB, write {kib(wb)} KiB per socket "
+          "(the `ServerConfig` defaults; `/bench/config` of the server). Join time is the "
+          "page's GET + connect + WebSocket handshake + join reply.")
+        w("")
+        header = [""] + [f"{num(get(runs[l].get('livestate'), 'clients'))} views"
+                         for l in connect_labels]
+        rows = []
+        for name, key, fmt in [
+            ("RSS per view (bytes), lower is better", "rss_per_view_bytes", num),
+            ("RSS per view (KiB)", "rss_per_view_bytes", kib),
+            ("RSS before → after (KiB)", None, None),
+            ("join p50 (ms)", "join_p50_us", ms),
+            ("join p99 (ms)", "join_p99_us", ms),
+            ("joined", "joined", num),
+            ("open files: needed / load generator's limit / server's limit", None, None),
+        ]:
+            row = [name]
+            for l in connect_labels:
+                rec = runs[l].get("livestate")
+                if name.startswith("RSS before"):
+                    row.append(f"{num(get(rec, 'rss_before_kib'))} → {num(get(rec, 'rss_after_kib'))}")
+                elif name.startswith("open files"):
+                    row.append(f"{num(get(rec, 'open_files_needed'))} / "
+                               f"{num(get(rec, 'loadgen_open_files_limit'))} / "
+                               f"{num(get(rec, 'server_open_files_limit'))}")
+                else:
+                    row.append(fmt(get(rec, key)))
+            rows.append(row)
+        # the channel's idle socket of the same size, from the connect runs, for scale
+        row = ["for scale: an idle socket joined to one shared doc topic (connect), bytes"]
+        for l in connect_labels:
+            n = get(runs[l].get("livestate"), "clients")
+            row.append(num(get(runs.get(f"connect-{n}", {}).get("livestate"), "rss_per_conn_bytes")))
+        rows.append(row)
+        rows.append(["problems"] + [trouble(runs[l].get("livestate")) for l in connect_labels])
+        w(table(header, rows))
+        w("")
+    if events_rec:
+        r = events_rec
+        w("### A view's event against a channel's")
+        w("")
+        w(f"{r.get('clients', 0):,} thermostat views and {r.get('clients', 0):,} sockets each "
+          "joined to its own topic of the counter channel, side by side on the same server "
+          f"for {r.get('duration_s')} s after {r.get('warmup_s')} s of warm-up; each kind "
+          f"sends {num(r.get('rate'))} events/s in all, each socket on a fixed schedule, one "
+          "event at a time. View: a click (`event` `{type: \"click\", event: \"inc\"}`) to "
+          "its `phx_reply` with the diff; channel: `lvs_evt:inc` to its `state:patch` (its "
+          "`phx_reply` is waited for before the next). `late`: events sent a whole period "
+          "or more after their time (the answer before came that late).")
+        w("")
+        rows = []
+        for name, key, fmt in [
+            ("events/s", "events_per_s", num),
+            ("round trip p50 (ms)", "rtt_p50_us", ms),
+            ("round trip p99 (ms)", "rtt_p99_us", ms),
+            ("round trip max (ms)", "rtt_max_us", ms),
+            ("late (count)", "late", num),
+            ("timeouts (count)", "timeouts", num),
+            ("joined (count)", "joined", num),
+        ]:
+            v, c = get(r, f"view_{key}"), get(r, f"channel_{key}")
+            rows.append([name.replace(" (count)", ""), fmt(v), fmt(c),
+                         "" if name.endswith("(count)") else ratio(v, c)])
+        rows.append(["server CPU (cores), both kinds", num(get(r, "server_cpu"), 2), "", ""])
+        rows.append(["loadgen CPU (cores), both kinds", num(get(r, "loadgen_cpu"), 2), "", ""])
+        rows.append(["problems", trouble(r), "", ""])
+        w(table(["", "view (click → reply with diff)",
+                 "channel (`lvs_evt:inc` → `state:patch`)", "view / channel"], rows))
+        w("")
+    one_row, outside = crit.get("view/one_row/100"), crit.get("view/outside_slot/100")
+    w("### Server time per render+diff")
+    w("")
+    if one_row is not None:
+        w(f"Measured by criterion (`crates/livestate-bench/benches/view.rs`, in the "
+          f"micro-benchmarks below): a render+diff of a 100-row keyed list when one field "
+          f"of one row changed takes {one_row / 1000:.2f} µs (`view/one_row/100`), and "
+          f"{num(outside)} ns when only a slot outside the list changed "
+          "(`view/outside_slot/100`).")
+    else:
+        w("Measured by criterion (`crates/livestate-bench/benches/view.rs`): the "
+          "`view/one_row/*` and `view/outside_slot/*` rows of the micro-benchmarks (not run "
+          "here).")
+    w("")
+    return md
 
 
 def criterion_section(crit):
@@ -685,6 +842,51 @@ def evaluate_targets(runs, crit):
     within_2x("a view's render+diff of a slot outside a list of 10,000 rows ≤ 2× with 10 rows",
               small, big,
               f"- View: a slot outside the list costs {ratio(big, small)} with 10,000 rows.")
+
+    # live views on the wire (livestate-view-bench-server)
+    vb = runs.get("view-bytes", {}).get("livestate")
+    if vb is not None:
+        payload = get(vb, "rows_update_payload_bytes")
+        frame, diff, html = (get(vb, k) for k in ("rows_update_ws_bytes",
+                                                  "rows_update_diff_bytes", "rows_html_bytes"))
+        ok = None if payload is None else payload < VIEW_WIRE_PAYLOAD_LIMIT
+        rows.append([f"a one-row change in a {vb.get('rows')}-row keyed list, on the wire: the "
+                     "reply's payload < 100 bytes",
+                     f"{num(payload)} bytes (frame {num(frame)} bytes, diff {num(diff)} bytes; "
+                     f"the whole page {num(html)} bytes: {ratio(html, payload)})",
+                     verdict(ok)])
+        if ok is False:
+            notes.append(f"- View update: the reply's payload is {num(payload)} bytes, "
+                         f"{num(payload - VIEW_WIRE_PAYLOAD_LIMIT + 1)} over.")
+    vc = [(l, runs[l]["livestate"]) for l in runs
+          if l.startswith("view-connect-") and "livestate" in runs[l]]
+    if vc:
+        per = [(get(r, "clients"), get(r, "rss_per_view_bytes")) for _, r in vc]
+        ok = None if any(p is None for _, p in per) else all(
+            p <= VIEW_RSS_LIMIT_BYTES for _, p in per)
+        r0 = vc[0][1]
+        rows.append([f"resident memory per idle connected thermostat view ≤ 24 KiB "
+                     f"({' and '.join(num(n) for n, _ in per)} views; socket buffers "
+                     f"{kib(get(r0, 'server_read_buffer_bytes'))} KiB read, "
+                     f"{kib(get(r0, 'server_write_buffer_bytes'))} KiB write)",
+                     ", ".join(f"{num(n)}: {kib(p)} KiB" for n, p in per),
+                     verdict(ok)])
+        if ok is False:
+            worst = max(p for _, p in per if p is not None)
+            notes.append(f"- Views' memory: {kib(worst - VIEW_RSS_LIMIT_BYTES)} KiB per idle "
+                         "view over 24 KiB at worst.")
+    ve = runs.get("view-events", {}).get("livestate")
+    if ve is not None:
+        v, c = get(ve, "view_rtt_p99_us"), get(ve, "channel_rtt_p99_us")
+        ok = None if v is None or c is None or c == 0 else v / c <= VIEW_P99_RATIO_LIMIT
+        rows.append([f"a view event's round trip p99 ≤ 1.5× the same event on a channel "
+                     f"({num(ve.get('clients'))} sockets of each, {num(ve.get('rate'))} "
+                     "events/s each)",
+                     f"view {ms(v)} ms, channel {ms(c)} ms: {ratio(v, c)}",
+                     verdict(ok)])
+        if ok is False:
+            notes.append(f"- View events: the view's p99 is {ratio(v, c)} the channel's, "
+                         f"{ms(v - VIEW_P99_RATIO_LIMIT * c)} ms over 1.5×.")
     return rows, notes
 
 

@@ -15,6 +15,16 @@ pub enum Scenario {
     /// `clients` receivers and `senders` senders on one topic; the senders together send
     /// `rate` messages per second; report deliveries per second, loss and end-to-end latency.
     Fanout,
+    /// Live views (`livestate-view-bench-server`): the bytes of a one-row update of a
+    /// 100-row list on the wire against the whole page's HTML.
+    ViewBytes,
+    /// Live views: `clients` thermostat views, each its own page and socket, joined and
+    /// idle for `warmup`; the server's resident memory per view.
+    ViewConnect,
+    /// Live views: `clients` thermostat views and `clients` channel sockets with the same
+    /// counter, each kind sending `rate` events per second in all, for `duration`; round
+    /// trip of a click (reply with the diff) against `lvs_evt:inc` (`state:patch`).
+    ViewEvents,
 }
 
 impl Scenario {
@@ -24,6 +34,9 @@ impl Scenario {
             Scenario::Connect => "connect",
             Scenario::Events => "events",
             Scenario::Fanout => "fanout",
+            Scenario::ViewBytes => "view-bytes",
+            Scenario::ViewConnect => "view-connect",
+            Scenario::ViewEvents => "view-events",
         }
     }
 }
@@ -39,11 +52,13 @@ pub struct Config {
     pub target: Target,
     /// The server: `ws://HOST:PORT` (the target's path is appended) or a full URL.
     pub url: String,
-    /// Sockets (connect, events) or receivers (fanout).
+    /// Sockets (connect, events), receivers (fanout), views (view-connect), or views and
+    /// as many channel sockets (view-events).
     pub clients: usize,
     /// Senders (fanout only), separate sockets from the receivers.
     pub senders: usize,
-    /// Messages per second, all senders together (fanout only).
+    /// Messages per second, all senders together (fanout); events per second of each
+    /// kind, all its sockets together (view-events).
     pub rate: f64,
     /// Length of the measurement window (events, fanout).
     pub duration: Duration,

@@ -18,7 +18,8 @@ use std::time::Duration;
     about = "Load generator for livestate and its peers; prints one JSON line"
 )]
 struct Args {
-    /// connect, events or fanout.
+    /// connect, events, fanout; view-bytes, view-connect, view-events (against
+    /// livestate-view-bench-server).
     #[arg(value_enum)]
     scenario: Scenario,
     /// The server's protocol.
@@ -27,13 +28,15 @@ struct Args {
     /// The server: ws://HOST:PORT (the target's path is appended) or a full URL.
     #[arg(long, default_value = "ws://127.0.0.1:4000")]
     url: String,
-    /// Sockets (connect, events) or receivers (fanout).
+    /// Sockets (connect, events), receivers (fanout), views (view-connect), views and as
+    /// many channel sockets (view-events).
     #[arg(long, default_value_t = 100)]
     clients: usize,
     /// Senders (fanout), separate from the receivers.
     #[arg(long, default_value_t = 10)]
     senders: usize,
-    /// Messages per second, all senders together (fanout).
+    /// Messages per second, all senders together (fanout); events per second of each kind
+    /// (view-events).
     #[arg(long, default_value_t = 1000.0)]
     rate: f64,
     /// Seconds of measurement (events, fanout).

@@ -6,11 +6,13 @@
 //! The run's task waits for readiness (or the setup deadline), publishes the [`Timeline`],
 //! samples `/proc` at the window's edges, drains, cancels, and merges the tallies.
 //!
-//! Modules: `connect`, `events`, `fanout`, one per scenario.
+//! Modules: `connect`, `events`, `fanout`, one per scenario; `view`, the live-view
+//! scenarios (`view-bytes`, `view-connect`, `view-events`).
 
 mod connect;
 mod events;
 mod fanout;
+mod view;
 
 use crate::clock;
 use crate::config::{Config, Scenario};
@@ -42,6 +44,9 @@ pub(crate) async fn run(cfg: &Config) -> Report {
             Scenario::Connect => connect::run(cfg).await,
             Scenario::Events => events::run(cfg).await,
             Scenario::Fanout => fanout::run(cfg).await,
+            Scenario::ViewBytes => view::bytes(cfg).await,
+            Scenario::ViewConnect => view::connect(cfg).await,
+            Scenario::ViewEvents => view::events(cfg).await,
         }
     };
     let mut report = match tokio::time::timeout(cfg.bound() + Duration::from_secs(6), work).await {
