@@ -99,6 +99,7 @@ pub(crate) enum Serves {
     /// Channels (and views, which refuse joins without the page's CSRF token).
     Channels,
     /// Live views only: the `/live` socket, which skips the channels' `connect` callback.
+    #[cfg(feature = "view")]
     Views,
 }
 
@@ -205,6 +206,7 @@ async fn run(
     let (outbox, outbox_rx) = app.hub.outbox();
     let session = match serves {
         Serves::Channels => app.hub.session(outbox, assigns),
+        #[cfg(feature = "view")]
         Serves::Views => app.hub.process_session(outbox, assigns),
     };
     // every log line of the socket (its joins, events, refusals) names it
