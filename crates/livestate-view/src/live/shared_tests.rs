@@ -501,3 +501,85 @@ async fn a_view_whose_key_is_lost_shows_it_stale_and_catches_up() -> Result<(), 
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_write_the_keys_acl_refuses_names_why() -> Result<(), TestError> {
+    use livestate_core::acl::{Acl, Permission, Permissions};
+    // attached views are the key's group, which may read here but not write
+    let read_only = Acl {
+        group: Permissions::NONE.with(Permission::Read),
+        public: Permissions::NONE,
+    };
+    let hub = Hub::builder()
+        .channel("doc:*", DocChannel::default().acl(read_only))
+        .build();
+    // Room's mount writes `/messages`: refused, with the ACL's reason
+    let refused = ViewTest::new(Room::default())
+        .hub(hub)
+        .mount("/")
+        .await
+        .err();
+    assert!(
+        matches!(&refused, Some(TestError::Refused(r)) if r.contains("permission")),
+        "{refused:?}"
+    );
+    Ok(())
+}
+
+/// Panics when its key changes.
+#[derive(Clone, Default)]
+struct Fragile;
+
+impl LiveView for Fragile {
+    type Event = Value;
+    type Info = ();
+
+    async fn mount(
+        &mut self,
+        _: &super::Params,
+        _: &super::Session,
+        socket: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        socket.attach("doc:fragile").await?;
+        Ok(())
+    }
+
+    async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
+        Ok(())
+    }
+
+    async fn handle_shared(
+        &mut self,
+        _: &SharedChange,
+        _: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        panic!("cannot take this change")
+    }
+
+    fn render(assigns: Assigns<'_, Live<Self>>) -> Rendered<'_> {
+        html! { p { (@shared.state("doc:fragile")) } }
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_handle_shared_crashes_that_view_alone() -> Result<(), TestError> {
+    let hub = hub();
+    let mut fragile = ViewTest::new(Fragile).hub(hub.clone()).mount("/").await?;
+    let mut other = ViewTest::new(Room::default())
+        .hub(hub.clone())
+        .mount("/")
+        .await?;
+    let api = |e: livestate_core::api::ApiError| TestError::Usage(e.to_string());
+    let writer = hub.api().subscribe("doc:fragile").await.map_err(api)?;
+    writer.put("/n", json!(1)).await.map_err(api)?;
+    // behind a socket this view crashes (phx_error) and its client mounts it afresh
+    let crashed = fragile.next_shared().await.unwrap_err();
+    assert_eq!(
+        crashed,
+        TestError::Crashed("cannot take this change".into())
+    );
+    // another view is untouched
+    other.click("post", json!({"text": "still here"})).await?;
+    assert!(other.html()?.contains("<li>still here</li>"));
+    Ok(())
+}
