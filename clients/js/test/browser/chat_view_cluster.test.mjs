@@ -29,7 +29,7 @@ import { CONNECTED, LivePages, SERVED, hasMarker, setMarker } from './views_help
 const WAIT = 30_000;
 const TEST = { timeout: 300_000 };
 /** The nodes' lease time: a dead node's rooms move after this long. */
-const LEASE_MS = 1000;
+const LEASE_MS = 3000;
 /** Every node signs and verifies the pages' tokens with this. */
 const SECRET = 'chat_view cluster test: the same secret key base on every node';
 
@@ -313,7 +313,6 @@ test('a page on a node paused past its lease shows "reconnecting…", then catch
     await watchBanner(first);
     await post(first, 'ann', 'before the pause');
     await messages(other, ['ann: before the pause']);
-    assert.equal(await first.locator('#reconnecting').count(), 0);
 
     // n3 stops (SIGSTOP) past its lease: n1 takes the room over with a post
     nodes[2].child.kill('SIGSTOP');
