@@ -583,3 +583,78 @@ async fn a_panic_in_handle_shared_crashes_that_view_alone() -> Result<(), TestEr
     assert!(other.html()?.contains("<li>still here</li>"));
     Ok(())
 }
+
+/// Records every change it is given.
+#[derive(Clone, Default)]
+struct Recorder {
+    resyncs: u32,
+}
+
+impl LiveView for Recorder {
+    type Event = Value;
+    type Info = ();
+
+    async fn mount(
+        &mut self,
+        _: &super::Params,
+        _: &super::Session,
+        socket: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        socket.attach("doc:busy").await?;
+        Ok(())
+    }
+
+    async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
+        Ok(())
+    }
+
+    async fn handle_shared(
+        &mut self,
+        change: &SharedChange,
+        _: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        if change.resync {
+            self.resyncs += 1;
+        }
+        Ok(())
+    }
+
+    fn render(assigns: Assigns<'_, Live<Self>>) -> Rendered<'_> {
+        html! { p { (@shared.state("doc:busy")["n"]) } }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_view_that_fell_behind_catches_up_from_the_current_state() -> Result<(), TestError> {
+    let mut limits = livestate_core::Limits::default();
+    limits.outbox_capacity = 4;
+    let hub = Hub::builder()
+        .channel("doc:*", DocChannel::default())
+        .limits(limits)
+        .build();
+    let mut view = ViewTest::new(Recorder::default())
+        .hub(hub.clone())
+        .mount("/")
+        .await?;
+    // the view reads nothing while the key changes 50 times: its socket's outbox fills up
+    let api = |e: livestate_core::api::ApiError| TestError::Usage(e.to_string());
+    let writer = hub.api().subscribe("doc:busy").await.map_err(api)?;
+    for n in 1..=50 {
+        writer.put("/n", json!(n)).await.map_err(api)?;
+    }
+    // then it catches up: the whole state once (a resync), never a wrong one
+    for _ in 0..100 {
+        if view.shared().state("doc:busy")["n"] == json!(50) {
+            break;
+        }
+        view.next_shared().await?;
+    }
+    assert_eq!(view.shared().state("doc:busy")["n"], json!(50));
+    assert!(view.html()?.contains("<p>50</p>"));
+    assert_eq!(
+        view.view().resyncs,
+        1,
+        "a lagging view is sent the whole state"
+    );
+    Ok(())
+}
