@@ -13,7 +13,9 @@
 //! whether it stays through [`ProcessJoin::joined`]; until then the session reads no
 //! further frame. A process that ends by itself (a panic, a failure it reported to the
 //! client with `phx_error`) drops its [`ProcessJoin::ended`] guard, and the session forgets
-//! the topic.
+//! the topic; a later message gets `unmatched topic`. A message already in the inbox when
+//! the process ended goes with it, unanswered: the client has the `phx_error` and joins
+//! again.
 
 use crate::channel::Assigns;
 use crate::metrics::ProcessMetrics;
