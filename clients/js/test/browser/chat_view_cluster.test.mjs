@@ -17,13 +17,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { launchBrowser, startExample, waitForTexts } from './helpers.mjs';
 import { CONNECTED, LivePages, SERVED, hasMarker, setMarker } from './views_helpers.mjs';
+import { startRedis } from '../redis.mjs';
+
+/** Resolves after `ms` (only to pace polling loops, never as an assertion). */
+const pause = (ms) => new Promise((res) => setTimeout(res, ms));
 
 /** How long a wait may take: generous, for a busy machine. */
 const WAIT = 30_000;
@@ -33,53 +33,6 @@ const LEASE_MS = 3000;
 /** Every node signs and verifies the pages' tokens with this. */
 const SECRET = 'chat_view cluster test: the same secret key base on every node';
 
-/** A free TCP port on 127.0.0.1. */
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-/** Resolves after `ms` (only to pace polling loops, never as an assertion). */
-const pause = (ms) => new Promise((res) => setTimeout(res, ms));
-
-/** A redis-server on a free port, keeping nothing on disk. Fails (never skips) without one. */
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'livestate-chat-view-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d) => (out += d));
-  const failed = new Promise((_, rej) => {
-    child.once('error', (e) => rej(new Error(`redis-server could not start (scripts/test installs it): ${e.message}`)));
-    child.once('exit', (code) => rej(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  const ready = (async () => {
-    for (let i = 0; i < 600; i++) {
-      if (out.includes('Ready to accept connections')) return;
-      await pause(50);
-    }
-    throw new Error(`redis-server did not get ready: ${out}`);
-  })();
-  await Promise.race([ready, failed]);
-  failed.catch(() => {});
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    stop() {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** `GET key` on the Redis at `port`, in RESP over a plain TCP socket: the string or null. */
 function redisGet(port, key) {
