@@ -413,6 +413,9 @@ fn doc_channel(doc: &DocConfig, base: StateLimits) -> DocChannel {
     if let Some(max) = doc.max_version {
         channel = channel.max_version(max);
     }
+    if let Some(ms) = doc.coalesce_ms {
+        channel = channel.coalesce(std::time::Duration::from_millis(ms));
+    }
     channel
 }
 

@@ -222,6 +222,10 @@ pub struct DocConfig {
     /// Whether joiners get presence.
     #[serde(default)]
     pub presence: bool,
+    /// Milliseconds: a busy key's changes within this window reach subscribers as one
+    /// patch (default: every change at once).
+    #[serde(default, deserialize_with = "positive_u64")]
+    pub coalesce_ms: Option<u64>,
     /// Levels of nesting a state may have, 1 to 100.
     #[serde(default, deserialize_with = "depth")]
     pub max_depth: Option<usize>,
@@ -314,7 +318,33 @@ impl Config {
 
     /// Parse and check a configuration (the error names the field and the line).
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+        let config: Config =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        config.check_windows()?;
+        Ok(config)
+    }
+
+    /// A `[[docs]]` entry's coalescing window must be shorter than its keys' TTL.
+    fn check_windows(&self) -> Result<(), String> {
+        let default_ttl = self
+            .limits
+            .ttl
+            .unwrap_or(TtlConfig::After(livestate_core::Limits::default().ttl));
+        for doc in &self.docs {
+            let (Some(ms), TtlConfig::After(ttl)) =
+                (doc.coalesce_ms, doc.ttl.unwrap_or(default_ttl))
+            else {
+                continue;
+            };
+            if u128::from(ms) >= ttl.as_millis() {
+                return Err(format!(
+                    "[[docs]] {:?}: coalesce_ms = {ms} is not shorter than the ttl ({} s)",
+                    doc.pattern,
+                    ttl.as_secs_f64()
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -449,6 +479,26 @@ max_depth = 8
     }
 
     #[test]
+    fn a_coalescing_window_must_be_shorter_than_the_ttl() {
+        let own = "[[docs]]\npattern = \"doc:*\"\nttl = 2\ncoalesce_ms = 2000\n";
+        assert_eq!(
+            Config::parse(own).unwrap_err(),
+            "[[docs]] \"doc:*\": coalesce_ms = 2000 is not shorter than the ttl (2 s)"
+        );
+        let hubs = "[limits]\nttl = 1\n[[docs]]\npattern = \"doc:*\"\ncoalesce_ms = 1500\n";
+        assert!(
+            Config::parse(hubs)
+                .unwrap_err()
+                .contains("coalesce_ms = 1500")
+        );
+        let fine = "[[docs]]\npattern = \"doc:*\"\ncoalesce_ms = 50\n";
+        assert_eq!(Config::parse(fine).unwrap().docs[0].coalesce_ms, Some(50));
+        // a key that lives forever takes any window
+        let never = "[[docs]]\npattern = \"doc:*\"\nttl = \"never\"\ncoalesce_ms = 600000\n";
+        assert!(Config::parse(never).is_ok());
+    }
+
+    #[test]
     fn errors_name_the_field_and_the_line() {
         let cases = [
             (
@@ -498,6 +548,16 @@ max_depth = 8
                 "unknown field `colour`",
             ),
             ("[[docs]]\nacl = {}\n", "line 1", "missing field `pattern`"),
+            (
+                "[[docs]]\npattern = \"doc:*\"\ncoalesce_ms = 0\n",
+                "coalesce_ms = 0",
+                "must be a positive number, got 0",
+            ),
+            (
+                "[[docs]]\npattern = \"doc:*\"\ncoalesce_ms = -50\n",
+                "line 3",
+                "must be a positive number, got -50",
+            ),
             (
                 "[[docs]]\npattern = \"doc:*\"\n[[docs]]\npattern = \"doc:*\"\n",
                 "line 1",

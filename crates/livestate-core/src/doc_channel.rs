@@ -82,6 +82,12 @@ impl DocChannel {
         self.settings = self.settings.limits(limits);
         self
     }
+
+    /// With this coalescing window (default none; see [`Settings::coalesce`]).
+    pub fn coalesce(mut self, window: std::time::Duration) -> DocChannel {
+        self.settings = self.settings.coalesce(window);
+        self
+    }
 }
 
 /// The events of a `doc:` topic.

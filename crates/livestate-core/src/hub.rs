@@ -96,7 +96,11 @@ impl HubBuilder {
     }
 
     /// The hub.
+    ///
+    /// # Panics
+    /// When a channel's coalescing window is not shorter than the hub's TTL it keys on.
     pub fn build(self) -> Hub {
+        self.routes.check_windows(self.limits.ttl);
         Hub {
             inner: Arc::new(HubInner {
                 routes: self.routes,

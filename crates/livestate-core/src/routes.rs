@@ -18,6 +18,9 @@ use std::sync::Arc;
 #[derive(Default)]
 pub(crate) struct Routes {
     routes: Vec<Route>,
+    /// The coalescing windows of channels on the hub's default TTL, checked against it
+    /// when the hub is built.
+    windows_on_default_ttl: Vec<(String, std::time::Duration)>,
 }
 
 struct Route {
@@ -69,6 +72,10 @@ impl Routes {
         if let Err(e) = settings.validate() {
             panic!("livestate: the settings of the channel routed at {pattern:?}: {e}");
         }
+        if let (Some(window), crate::Ttl::Default) = (settings.coalesce, settings.ttl) {
+            self.windows_on_default_ttl
+                .push((pattern.to_owned(), window));
+        }
         let served = Served::Channel(Arc::new(Erased {
             channel: Arc::new(channel),
             settings,
@@ -94,6 +101,19 @@ impl Routes {
             pattern: parsed,
             served,
         });
+    }
+
+    /// Check the coalescing windows of channels on the hub's default TTL against it.
+    ///
+    /// # Panics
+    /// When a window is not shorter than the TTL: a misconfiguration found at start-up.
+    pub(crate) fn check_windows(&self, ttl: std::time::Duration) {
+        for (pattern, window) in &self.windows_on_default_ttl {
+            assert!(
+                window < &ttl,
+                "livestate: the settings of the channel routed at {pattern:?}: coalesce ({window:?}) is not shorter than the ttl ({ttl:?}, the hub's)"
+            );
+        }
     }
 
     /// Whether `pattern` is routed already.

@@ -72,6 +72,9 @@ pub struct Settings {
     pub limits: Option<StateLimits>,
     /// The permissions each event needs, by its name (default for any event: write).
     pub permissions: Vec<(String, Permissions)>,
+    /// A busy key's coalescing window (default none): the changes within it reach
+    /// subscribers as one patch (see [`Settings::coalesce`]).
+    pub coalesce: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -84,6 +87,7 @@ impl Default for Settings {
             presence: false,
             limits: None,
             permissions: Vec::new(),
+            coalesce: None,
         }
     }
 }
@@ -132,6 +136,17 @@ impl Settings {
         self
     }
 
+    /// Coalesce a busy key's changes: at most one `state:patch` per `window` to each
+    /// subscriber (sockets, views, Rust subscriptions), carrying every change since the
+    /// last in commit order. A change of a key that sent nothing for a window goes out at
+    /// once; a socket's own change goes out at once with what waited, and the window
+    /// starts again. Acknowledgements never wait. Shared keys only; the window must be
+    /// above zero and shorter than the TTL.
+    pub fn coalesce(mut self, window: Duration) -> Settings {
+        self.coalesce = Some(window);
+        self
+    }
+
     /// The event `event` needs `needs` (instead of write).
     pub fn permission(mut self, event: &str, needs: Permissions) -> Settings {
         self.permissions.retain(|(name, _)| name != event);
@@ -160,6 +175,26 @@ impl Settings {
             if self.presence {
                 return contradiction(
                     "a connection-scoped channel has no presence (each state has one subscriber): presence is on"
+                        .to_owned(),
+                );
+            }
+        }
+        if let Some(window) = self.coalesce {
+            if window.is_zero() {
+                return contradiction(
+                    "coalesce is 0: a window must be longer than that".to_owned(),
+                );
+            }
+            if let Ttl::After(ttl) = self.ttl {
+                if window >= ttl {
+                    return contradiction(format!(
+                        "coalesce ({window:?}) is not shorter than the ttl ({ttl:?})"
+                    ));
+                }
+            }
+            if self.scope == Scope::Connection {
+                return contradiction(
+                    "a connection-scoped channel does not coalesce (its one subscriber sends every change): coalesce is set"
                         .to_owned(),
                 );
             }

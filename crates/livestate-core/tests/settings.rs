@@ -127,3 +127,39 @@ async fn an_internal_failure_is_told_apart_from_a_refusal() -> Result<(), TestEr
     assert_eq!(api.code(), "internal_error");
     Ok(())
 }
+
+#[test]
+#[should_panic(
+    expected = "the settings of the channel routed at \"busy:*\": coalesce is 0: a window must be longer than that"
+)]
+fn a_zero_coalescing_window_stops_the_start() {
+    let settings = Settings::shared().coalesce(Duration::ZERO);
+    Hub::builder().channel("busy:*", With(settings));
+}
+
+#[test]
+#[should_panic(
+    expected = "the settings of the channel routed at \"busy:*\": coalesce (5s) is not shorter than the ttl (5s)"
+)]
+fn a_coalescing_window_as_long_as_the_ttl_stops_the_start() {
+    let settings = Settings::shared()
+        .ttl(Ttl::After(Duration::from_secs(5)))
+        .coalesce(Duration::from_secs(5));
+    Hub::builder().channel("busy:*", With(settings));
+}
+
+#[test]
+#[should_panic(
+    expected = "the settings of the channel routed at \"busy:*\": coalesce (120s) is not shorter than the ttl (60s, the hub's)"
+)]
+fn a_coalescing_window_longer_than_the_hubs_ttl_stops_the_start() {
+    let settings = Settings::shared().coalesce(Duration::from_secs(120));
+    Hub::builder().channel("busy:*", With(settings)).build();
+}
+
+#[test]
+#[should_panic(expected = "a connection-scoped channel does not coalesce")]
+fn coalescing_a_connection_scoped_channel_stops_the_start() {
+    let settings = Settings::connection().coalesce(Duration::from_millis(50));
+    Hub::builder().channel("conn:*", With(settings));
+}

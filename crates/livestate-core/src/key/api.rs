@@ -33,6 +33,8 @@ impl<C: Channel> KeyAuthority<C> {
                     let _ = done.send(Err(e));
                     return self.untouched().then_some(Exit::Expired);
                 }
+                // what waits goes out first: the state it gets includes it
+                self.flush();
                 self.subs
                     .insert(sub, Subscriber::new(sink, None, None).with_state());
                 let _ = done.send(self.get(None));

@@ -411,6 +411,7 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// `state:change` to every local subscriber (a `reset` to every Rust one).
     pub(super) fn resync_subscribers(&mut self) {
+        self.flush();
         let gone = self
             .state
             .with_whole(&self.topic, |whole| self.subs.whole_to_all(whole, false))

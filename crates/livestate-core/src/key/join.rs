@@ -62,6 +62,8 @@ impl<C: Channel> KeyAuthority<C> {
             socket: ctx.socket,
             assigns: std::sync::Arc::new(ctx.assigns),
         };
+        // what waits goes out before the joiner is in: the state it gets includes it
+        self.flush();
         self.subs
             .insert(sub, Subscriber::new(sink, Some(event_ctx), presence));
         self.state
@@ -101,6 +103,7 @@ impl<C: Channel> KeyAuthority<C> {
     /// After an `init` succeeded: the subscribers that joined while it was failing get
     /// the state now.
     pub(super) fn send_state_to_waiting(&mut self) {
+        self.flush();
         let gone = self
             .state
             .with_whole(&self.topic, |whole| self.subs.whole_to_all(whole, true))
@@ -110,6 +113,7 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// `lvs_refresh`: the subscriber gets the whole state.
     pub(super) fn refresh(&mut self, sub: SubId) {
+        self.flush();
         self.state
             .with_whole(&self.topic, |whole| self.subs.whole_to(sub, whole));
     }

@@ -38,6 +38,7 @@
 //! server API), `lead`, `follow`.
 
 mod api;
+mod coalesce;
 mod follow;
 mod handlers;
 mod job;
@@ -85,12 +86,15 @@ pub(crate) fn spawn<C: Channel>(
             (Scope::Shared, Ttl::Never) => None,
         },
         limits: settings.limits.unwrap_or(limits.state),
+        // one state per connection has one subscriber, who sent every change
+        coalesce: settings.coalesce.filter(|_| scope == Scope::Shared),
         scope,
         settings,
     };
     let authority = KeyAuthority {
         topic: topic.into(),
-        state: KeyState::new(config.settings.max_version),
+        state: KeyState::new(config.settings.max_version, config.coalesce.is_some()),
+        batch: config.coalesce.map(coalesce::Batch::new),
         channel,
         config,
         subs: Subscribers::default(),
@@ -118,6 +122,8 @@ struct Config {
     ttl: Option<Duration>,
     /// What the state may become.
     limits: StateLimits,
+    /// The coalescing window, if the key has one.
+    coalesce: Option<Duration>,
 }
 
 struct KeyAuthority<C: Channel> {
@@ -126,6 +132,8 @@ struct KeyAuthority<C: Channel> {
     config: Config,
     state: KeyState<C::State>,
     subs: Subscribers,
+    /// A coalescing key's changes waiting for the end of the window.
+    batch: Option<coalesce::Batch>,
     role: Role,
     /// Set when the cluster could not be reached at start: joins and calls are refused
     /// with it.
@@ -187,6 +195,8 @@ impl<C: Channel> KeyAuthority<C> {
             } else {
                 let clustered = self.role.cluster().is_some();
                 let lagging = self.subs.lagging() > 0;
+                let flush_at = self.batch.as_ref().and_then(coalesce::Batch::deadline);
+                let far = Instant::now() + Duration::from_secs(3600);
                 tokio::select! {
                     biased;
                     cmd = self.mailbox.recv() => match cmd {
@@ -206,6 +216,10 @@ impl<C: Channel> KeyAuthority<C> {
                         self.catch_up();
                         None
                     }
+                    () = tokio::time::sleep_until(flush_at.unwrap_or(far)), if flush_at.is_some() => {
+                        self.flush();
+                        None
+                    }
                     () = &mut expiry, if counting_down => {
                         counting_down = false;
                         self.still_idle().await.then_some(Exit::Expired)
@@ -222,6 +236,10 @@ impl<C: Channel> KeyAuthority<C> {
                 if let Some(exit) = self.cluster_tick().await {
                     break exit;
                 }
+            }
+            // a mailbox that is never empty must not hold a busy key's changes back
+            if self.batch.as_ref().is_some_and(|b| b.due(now)) {
+                self.flush();
             }
             if self.subs.lagging() > 0 && now >= resynced + limits.resync_interval {
                 resynced = now;
@@ -332,6 +350,7 @@ impl<C: Channel> KeyAuthority<C> {
     }
 
     async fn stop(mut self, exit: Exit) {
+        self.flush();
         self.mailbox.close();
         if let (Exit::LeaseLost, Some(lead)) = (&exit, self.role.lead()) {
             tracing::info!(topic = %self.topic, epoch = lead.lease.epoch, "lease lost");
@@ -358,6 +377,7 @@ impl<C: Channel> KeyAuthority<C> {
 
     /// Lagging subscribers that have drained get the whole state.
     fn catch_up(&mut self) {
+        self.flush();
         let (resynced, gone) = self
             .state
             .with_whole(&self.topic, |whole| self.subs.catch_up(whole))

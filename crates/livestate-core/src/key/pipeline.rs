@@ -420,7 +420,42 @@ impl<C: Channel> KeyAuthority<C> {
                 }
             }
         }
-        let wire = self.state.wire_version();
+        let wire = match self.batch.as_mut() {
+            None => {
+                let wire = self.state.wire_version();
+                self.send_patch(patch, reset, wire);
+                wire
+            }
+            Some(batch) => {
+                batch.add(patch, reset);
+                self.state.wait();
+                // a socket's own change goes out at once (its client takes the patch as
+                // the answer to its event), with what waited; so does a quiet key's
+                let own = matches!(asker, Some(Asker::Sub { .. }));
+                if own || batch.due(tokio::time::Instant::now()) {
+                    self.flush();
+                }
+                // a waiting change is acknowledged now, at the version that will carry it
+                self.state.wire_version()
+            }
+        };
+        if let Some(asker) = asker {
+            self.done(asker, wire);
+        }
+    }
+
+    /// A coalescing key's waiting changes go out now, as one patch.
+    pub(super) fn flush(&mut self) {
+        let Some(batch) = self.batch.as_mut().filter(|b| b.is_waiting()) else {
+            return;
+        };
+        let (ops, reset) = batch.take(tokio::time::Instant::now());
+        let wire = self.state.show();
+        self.send_patch(&ops, reset, wire);
+    }
+
+    /// A patch to every subscriber in step, encoded once.
+    fn send_patch(&mut self, patch: &[PatchOp], reset: bool, wire: u64) {
         let gone = match self.state.tracked.as_ref() {
             Some(tracked) => {
                 let state = tracked.json();
@@ -434,9 +469,6 @@ impl<C: Channel> KeyAuthority<C> {
             None => Vec::new(),
         };
         self.gone(gone);
-        if let Some(asker) = asker {
-            self.done(asker, wire);
-        }
     }
 
     /// Tell an asker its change was committed at the wire version `wire`.
@@ -538,6 +570,7 @@ impl<C: Channel> KeyAuthority<C> {
         reason: &str,
     ) {
         tracing::debug!(topic = %self.topic, sub, "event refused: {reason}");
+        self.flush();
         self.state
             .with_whole(&self.topic, |whole| self.subs.whole_to(sub, whole));
         if let Some(s) = self.subs.get_mut(sub) {

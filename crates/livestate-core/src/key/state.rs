@@ -17,17 +17,23 @@ pub(super) struct KeyState<S: LiveState> {
     /// The internal version.
     version: u64,
     max_version: u64,
+    /// For a coalescing key (see `coalesce`): how many messages of changes went out, the
+    /// version its clients see; and whether changes wait for the next.
+    shown: Option<u64>,
+    waiting: bool,
     /// `state:change` of the settled state at `version`, encoded on first use.
     frame: OnceLock<Text>,
 }
 
 impl<S: LiveState> KeyState<S> {
-    pub(super) fn new(max_version: u64) -> KeyState<S> {
+    pub(super) fn new(max_version: u64, coalescing: bool) -> KeyState<S> {
         KeyState {
             tracked: None,
             init_error: None,
             version: 0,
             max_version,
+            shown: coalescing.then_some(0),
+            waiting: false,
             frame: OnceLock::new(),
         }
     }
@@ -48,6 +54,21 @@ impl<S: LiveState> KeyState<S> {
         self.frame = OnceLock::new();
     }
 
+    /// A coalescing key's changes wait for the next message.
+    pub(super) fn wait(&mut self) {
+        self.waiting = true;
+    }
+
+    /// A coalescing key sends a message of what waited: its wire version.
+    pub(super) fn show(&mut self) -> u64 {
+        if let Some(shown) = self.shown.as_mut() {
+            *shown += 1;
+            self.waiting = false;
+            self.frame = OnceLock::new();
+        }
+        self.wire_version()
+    }
+
     /// A state was built or restored (at the current version).
     pub(super) fn set(&mut self, tracked: Tracked<S>) {
         self.tracked = Some(tracked);
@@ -59,13 +80,20 @@ impl<S: LiveState> KeyState<S> {
         self.tracked.is_some()
     }
 
-    /// The wire version of the current version.
+    /// The wire version of the current version (of a coalescing key: of the message
+    /// that carries it, the next one while changes wait).
     pub(super) fn wire_version(&self) -> u64 {
         self.wire(self.version)
     }
 
-    /// The wire version of an internal version: it wraps after `max_version`.
+    /// The wire version of an internal version: it wraps after `max_version`. A coalescing
+    /// key's clients count messages instead: every version up to now is in the last one
+    /// sent, or in the next while changes wait.
     pub(super) fn wire(&self, version: u64) -> u64 {
+        let version = match self.shown {
+            Some(shown) => shown + u64::from(self.waiting),
+            None => version,
+        };
         match self.max_version.checked_add(1) {
             Some(modulus) => version % modulus,
             None => version,
