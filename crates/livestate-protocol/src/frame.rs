@@ -233,6 +233,20 @@ pub fn for_channel(join_ref: &str, broadcast: &Text) -> Text {
     Text::from(out)
 }
 
+/// `[join_ref, null, topic, event, payload]` around a payload already encoded as JSON
+/// (one payload shared by many pushes: only the prefix is made per push).
+pub fn push_encoded(join_ref: Option<&str>, topic: &str, event: &str, payload: &str) -> Text {
+    let head = serde_json::to_string(&(join_ref, None::<&str>, topic, event))
+        .unwrap_or_else(|_| "[null,null,\"\",\"\"]".to_owned());
+    let mut out = String::with_capacity(head.len() + payload.len() + 1);
+    // the head without its closing bracket, then the payload
+    out.push_str(&head[..head.len() - 1]);
+    out.push(',');
+    out.push_str(payload);
+    out.push(']');
+    Text::from(out)
+}
+
 /// `[join_ref, join_ref, topic, "phx_close", {}]`: the server closed this channel.
 pub fn close(join_ref: &str, topic: &str) -> Text {
     encode(
@@ -260,6 +274,23 @@ pub fn error(join_ref: &str, topic: &str, reason: &str) -> Text {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_encoded_payload_gets_the_push_prefix() {
+        let payload = json!({"0": "a \"quoted\" text"}).to_string();
+        let frame = push_encoded(Some("4"), "lv:phx-x", "diff", &payload);
+        assert_eq!(
+            frame.as_str(),
+            r#"["4",null,"lv:phx-x","diff",{"0":"a \"quoted\" text"}]"#
+        );
+        let same = push(
+            Some("4"),
+            "lv:phx-x",
+            "diff",
+            &json!({"0": "a \"quoted\" text"}),
+        );
+        assert_eq!(frame.as_str(), same.as_str());
+    }
 
     #[test]
     fn decodes_a_join() {

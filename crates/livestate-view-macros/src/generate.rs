@@ -45,6 +45,8 @@ struct Parts {
     parts: Vec<String>,
     current: String,
     slots: Vec<TokenStream>,
+    /// The assigns each slot reads.
+    deps: Vec<Vec<String>>,
 }
 
 impl Parts {
@@ -52,9 +54,10 @@ impl Parts {
         self.current.push_str(html);
     }
 
-    fn push_slot(&mut self, slot: TokenStream) {
+    fn push_slot(&mut self, slot: TokenStream, deps: &BTreeSet<String>) {
         self.parts.push(std::mem::take(&mut self.current));
         self.slots.push(slot);
+        self.deps.push(deps.iter().cloned().collect());
     }
 }
 
@@ -83,11 +86,13 @@ impl Generator {
         let parts = &template.parts;
         let code: Vec<String> = template.slots.iter().map(ToString::to_string).collect();
         let fingerprint = fingerprint(parts, &code, root);
+        let deps = template.deps.iter().map(|d| quote!(&[#(#d),*]));
         self.statics.push(quote! {
             static #name: ::livestate_view::Statics = ::livestate_view::Statics {
                 parts: &[#(#parts),*],
                 fingerprint: #fingerprint,
                 root: #root,
+                deps: &[#(#deps),*],
             };
         });
         name
@@ -107,7 +112,7 @@ impl Generator {
         match node {
             Node::Text(text) => out.push_static(&escape(text)),
             Node::Splice(expr) => {
-                out.push_slot(self.slot(&expr.deps, in_loop, into_slot(expr)));
+                out.push_slot(self.slot(&expr.deps, in_loop, into_slot(expr)), &expr.deps);
             }
             Node::Element { name, attrs, body } => {
                 out.push_static(&format!("<{name}"));
@@ -139,7 +144,7 @@ impl Generator {
                 self.tracking &= !binds;
                 let value = self.branches(cond, then, otherwise.as_deref(), in_loop);
                 self.tracking = tracking;
-                out.push_slot(self.slot(&deps, in_loop, value));
+                out.push_slot(self.slot(&deps, in_loop, value), &deps);
             }
             Node::For {
                 pat,
@@ -174,7 +179,7 @@ impl Generator {
                         }),
                     ))
                 };
-                out.push_slot(self.slot(&deps, in_loop, value));
+                out.push_slot(self.slot(&deps, in_loop, value), &deps);
             }
         }
     }
@@ -188,7 +193,10 @@ impl Generator {
             } => out.push_static(&format!(" {name}=\"{}\"", escape(value))),
             Attr::Dynamic { name, value } => {
                 out.push_static(&format!(" {name}=\""));
-                out.push_slot(self.slot(&value.deps, in_loop, into_slot(value)));
+                out.push_slot(
+                    self.slot(&value.deps, in_loop, into_slot(value)),
+                    &value.deps,
+                );
                 out.push_static("\"");
             }
             Attr::Toggle { name, cond } => {
@@ -197,7 +205,7 @@ impl Generator {
                 let slot = quote! {
                     ::livestate_view::text(if #tokens { #present } else { "" })
                 };
-                out.push_slot(self.slot(&cond.deps, in_loop, slot));
+                out.push_slot(self.slot(&cond.deps, in_loop, slot), &cond.deps);
             }
         }
     }

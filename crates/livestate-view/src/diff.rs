@@ -19,11 +19,13 @@
 use crate::rendered::{List, Rendered, Slot, Slots};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::collections::hash_map::Entry as MapEntry;
+use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
+use std::hash::{Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 /// What the client holds at one slot.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Held {
     /// Text, by a hash of it: a slot computed again (its inputs changed) whose text is the
     /// same is not sent. This matters in list entries, whose slots all compute when their
@@ -31,23 +33,70 @@ enum Held {
     Text(u64),
     Nested(Tree),
     List(ListTree),
+    /// What many views' clients hold alike after a shared render (see
+    /// [`Encoder::share`]), with its hash; a view that renders the slot alone later takes
+    /// its own copy.
+    Shared(Arc<Held>, u64),
+}
+
+impl Held {
+    /// This view's own copy.
+    fn into_owned(self) -> Held {
+        match self {
+            Held::Shared(held, _) => Arc::unwrap_or_clone(held).into_owned(),
+            held => held,
+        }
+    }
+
+    /// A hash of what the client holds here: equal for equal content, shared or not.
+    fn hash(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        self.hash_into(&mut h);
+        h.finish()
+    }
+
+    fn hash_into(&self, h: &mut DefaultHasher) {
+        match self {
+            Held::Text(text) => (0u8, text).hash(h),
+            Held::Nested(tree) => {
+                (1u8, tree.fingerprint, tree.slots.len()).hash(h);
+                tree.slots.iter().for_each(|slot| slot.hash_into(h));
+            }
+            Held::List(list) => {
+                (2u8, list.fingerprint, list.entries.len()).hash(h);
+                for entry in &list.entries {
+                    (&entry.key, entry.hash, entry.slots.len()).hash(h);
+                    entry.slots.iter().for_each(|slot| slot.hash_into(h));
+                }
+            }
+            Held::Shared(_, hash) => h.write_u64(*hash),
+        }
+    }
+
+    /// The hash as a shared slot gives it ([`Held::Shared`] hashes as its stored hash).
+    fn content_hash(&self) -> u64 {
+        match self {
+            Held::Shared(_, hash) => *hash,
+            held => held.hash(),
+        }
+    }
 }
 
 /// A template the client holds: its fingerprint and what it holds at each slot.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Tree {
     fingerprint: u64,
     slots: Vec<Held>,
 }
 
 /// A keyed list the client holds.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct ListTree {
     fingerprint: u64,
     entries: Vec<HeldEntry>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct HeldEntry {
     key: String,
     hash: u64,
@@ -99,6 +148,60 @@ impl Encoder {
         self.title.as_deref()
     }
 
+    /// A hash of what the client holds at the root's `slots`, when it holds the root
+    /// template `fingerprint` and no title waits to be sent: views whose hashes are equal
+    /// get the same diff from the same render of those slots.
+    pub(crate) fn held_hash(&self, fingerprint: u64, slots: &[usize]) -> Option<u64> {
+        let root = self
+            .root
+            .as_ref()
+            .filter(|r| r.fingerprint == fingerprint)?;
+        if self.title.is_some() && self.title != self.title_sent {
+            return None;
+        }
+        let mut h = DefaultHasher::new();
+        fingerprint.hash(&mut h);
+        for &i in slots {
+            i.hash(&mut h);
+            root.slots.get(i)?.content_hash().hash(&mut h);
+        }
+        Some(h.finish())
+    }
+
+    /// After a diff: what the client holds at the root's `slots`, made shareable (for
+    /// [`Encoder::adopt`] by views that send the same diff).
+    pub(crate) fn share(&mut self, slots: &[usize]) -> SharedSlots {
+        let mut shared = Vec::with_capacity(slots.len());
+        if let Some(root) = self.root.as_mut() {
+            for &i in slots {
+                let Some(slot) = root.slots.get_mut(i) else {
+                    continue;
+                };
+                let held = std::mem::replace(slot, Held::Text(0));
+                let hash = held.content_hash();
+                let held = match held {
+                    Held::Shared(arc, _) => arc,
+                    owned => Arc::new(owned),
+                };
+                *slot = Held::Shared(held.clone(), hash);
+                shared.push((i, Held::Shared(held, hash)));
+            }
+        }
+        SharedSlots(shared)
+    }
+
+    /// The client got a diff another view's encoder made (with [`Encoder::share`]) from
+    /// the same held slots: it holds what that encoder holds there now.
+    pub(crate) fn adopt(&mut self, shared: &SharedSlots) {
+        if let Some(root) = self.root.as_mut() {
+            for (i, held) in &shared.0 {
+                if let Some(slot) = root.slots.get_mut(*i) {
+                    *slot = held.clone();
+                }
+            }
+        }
+    }
+
     /// The diff of `rendered` against what the client holds (the whole render when it
     /// holds nothing); an empty map when nothing changed.
     pub fn diff(&mut self, rendered: Rendered<'_>) -> Result<Map<String, Value>, RenderError> {
@@ -124,6 +227,10 @@ impl Encoder {
         }
     }
 }
+
+/// What the clients of a shared render hold at the root's slots it rendered.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedSlots(Vec<(usize, Held)>);
 
 /// The statics sent in one diff, each once: the root's `p` table.
 #[derive(Default)]
@@ -201,9 +308,16 @@ fn encode_slots(
     let mut now = Vec::with_capacity(slots.len());
     for (i, slot) in slots.into_iter().enumerate() {
         let before = held.next();
+        let before = match slot {
+            // unchanged: the client keeps it (a shared slot stays shared)
+            None => {
+                now.push(before.unwrap_or(Held::Text(0)));
+                continue;
+            }
+            Some(_) => before.map(Held::into_owned),
+        };
         match slot {
-            // unchanged: the client keeps it
-            None => now.push(before.unwrap_or(Held::Text(0))),
+            None => {}
             Some(Slot::Text(text)) => {
                 let hash = crate::rendered::hash(&text);
                 if !matches!(before, Some(Held::Text(held)) if held == hash) {

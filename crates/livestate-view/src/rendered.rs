@@ -19,6 +19,9 @@ pub struct Statics {
     pub fingerprint: u64,
     /// Whether the template is one element (LiveView's root flag `r: 1`).
     pub root: bool,
+    /// The assigns each slot reads (`@name`), in slot order: what decides, before any
+    /// slot is computed, which slots a change renders again.
+    pub deps: &'static [&'static [&'static str]],
 }
 
 /// Which assigns changed since the last render (`all` for the first).
@@ -69,6 +72,11 @@ impl Changed {
     /// Whether any of `names` changed.
     pub fn any(&self, names: &[&str]) -> bool {
         self.all || names.iter().any(|n| self.names.contains(n))
+    }
+
+    /// Whether only some of `names` changed (at least one, not everything).
+    pub(crate) fn within(&self, names: &[&str]) -> bool {
+        !self.all && !self.names.is_empty() && self.names.iter().all(|n| names.contains(n))
     }
 
     /// Whether nothing changed.

@@ -68,8 +68,11 @@
 //!
 //! [topic process]: livestate_core::process
 
+mod group;
 mod path;
 mod process;
+#[cfg(test)]
+mod render_tests;
 mod runner;
 mod shared;
 #[cfg(test)]
@@ -80,6 +83,7 @@ mod tests;
 mod tokens;
 mod view;
 
+pub use group::{RenderGroup, RenderStats};
 pub use shared::{KeyState, Shared, SharedChange};
 pub use view::{Flash, Live, LiveView, Navigation, Params, Session, Socket, ViewError, ViewSender};
 
@@ -126,6 +130,8 @@ struct Inner {
     sessions: Vec<LiveSession>,
     layout: Layout,
     head: String,
+    /// What the views share: decoded patches, renders.
+    groups: Arc<group::Groups>,
 }
 
 struct Route {
@@ -211,6 +217,7 @@ pub struct ViewsBuilder {
     sessions: Vec<LiveSessionBuilder>,
     layout: Layout,
     head: String,
+    shared_render: bool,
 }
 
 /// Builds one live session: its views and its `on_mount` hooks. Navigation between the
@@ -260,6 +267,7 @@ impl Views {
             }],
             layout: Arc::new(default_layout),
             head: String::new(),
+            shared_render: true,
         }
     }
 
@@ -283,6 +291,16 @@ impl Views {
     /// The engine the views run on, once bound.
     pub(crate) fn hub(&self) -> Option<Hub> {
         self.inner.hub.get().cloned()
+    }
+
+    /// What the views share.
+    pub(crate) fn groups(&self) -> Arc<group::Groups> {
+        self.inner.groups.clone()
+    }
+
+    /// How many renders the views shared so far (see [`ViewsBuilder::shared_render`]).
+    pub fn render_stats(&self) -> RenderStats {
+        self.inner.groups.stats()
     }
 
     /// A new CSRF secret for a browser's [`CSRF_COOKIE`].
@@ -345,6 +363,7 @@ impl Views {
             flash,
             connected: false,
             hub: req.hub,
+            groups: None,
         };
         let dead = route.view.dead(mount).await;
         let dead = match dead {
@@ -455,6 +474,15 @@ impl ViewsBuilder {
         self
     }
 
+    /// Whether views attached to the same keys share renders (default on): when a change
+    /// of a key re-renders only slots that read `@shared` (and the assigns a view names in
+    /// [`LiveView::render_group`]), views of one type that hold the same there get one
+    /// diff, computed and encoded once. Off, every view renders alone (to compare).
+    pub fn shared_render(mut self, on: bool) -> ViewsBuilder {
+        self.shared_render = on;
+        self
+    }
+
     /// The views.
     ///
     /// # Panics
@@ -488,6 +516,7 @@ impl ViewsBuilder {
                 sessions,
                 layout: self.layout,
                 head: self.head,
+                groups: Arc::new(group::Groups::new(self.shared_render)),
             }),
         }
     }

@@ -171,6 +171,7 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
         flash,
         connected: true,
         hub: views.hub(),
+        groups: Some(views.groups()),
     };
     let mounted = Box::pin(Runner::mount(&proto, mount, info_tx)).await;
     drop((params, session, proto));
@@ -252,7 +253,7 @@ pub(crate) async fn serve<V: LiveView>(proto: V, joining: Joining) {
 enum Next<I> {
     Client(Option<Box<Message>>),
     Info(I),
-    Shared(Option<Message>),
+    Shared(Option<super::shared::Incoming>),
 }
 
 fn kind(replace: bool) -> &'static str {
@@ -411,6 +412,28 @@ impl Wire {
                 self.push("redirect", &json!({"to": to, "flash": flash}))
                     .await;
                 return self.answer(reply_to, Map::new()).await;
+            }
+        }
+        // a change of shared keys alone: one render for every view that shows the same
+        let alone = reply_to.is_some() || !outcome.events.is_empty() || outcome.reply.is_some();
+        if !alone {
+            match runner.shared_diff() {
+                None => {}
+                Some(Ok(payload)) => {
+                    if let Some(payload) = payload {
+                        let frame = frame::push_encoded(
+                            Some(&self.join_ref),
+                            &self.topic,
+                            "diff",
+                            &payload,
+                        );
+                        let _ = self.outbox.push(frame).await;
+                    }
+                    return true;
+                }
+                Some(Err(Failure::Panic(p) | Failure::Error(super::ViewError(p)))) => {
+                    return self.crash(&p).await;
+                }
             }
         }
         let diff = match runner.diff(&mut outcome) {

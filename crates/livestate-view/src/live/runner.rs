@@ -3,17 +3,19 @@
 //! harness drive views through it.
 
 use super::ViewError;
-use super::shared::{Links, Shared, SharedChange};
+use super::group::{Groups, RenderGroup, RenderKey, SharedRender, shared_id};
+use super::shared::{Incoming, Links, Shared, SharedChange};
 use super::view::{self, Flash, Live, LiveView, Navigation, Params, Session, Socket};
 use crate::form;
 use crate::{Changed, Encoder, RenderError};
 use futures_util::FutureExt;
 use livestate_core::Hub;
 use livestate_core::event::decode_event;
-use livestate_protocol::Message;
 use serde_json::{Map, Value, json};
+use std::any::TypeId;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// What a view mounts with.
@@ -25,6 +27,8 @@ pub(crate) struct Mount<'a> {
     pub(crate) connected: bool,
     /// The engine, for shared keys (none in a harness without one).
     pub(crate) hub: Option<Hub>,
+    /// What the views of the app share (none: this view shares nothing).
+    pub(crate) groups: Option<Arc<Groups>>,
 }
 
 /// Why a callback did not complete.
@@ -78,6 +82,8 @@ pub(crate) struct Runner<V: LiveView> {
     links: Option<Links>,
     /// Changes of attached keys not yet given to `handle_shared`.
     shared_changes: VecDeque<SharedChange>,
+    /// Where shared renders are found.
+    groups: Option<Arc<Groups>>,
 }
 
 impl<V: LiveView> Runner<V> {
@@ -95,7 +101,11 @@ impl<V: LiveView> Runner<V> {
             flash,
             connected,
             hub,
+            groups,
         } = mount;
+        let links_groups = groups
+            .clone()
+            .unwrap_or_else(|| Arc::new(Groups::new(false)));
         let mut runner = Runner {
             live: Live {
                 view: proto.clone(),
@@ -107,8 +117,9 @@ impl<V: LiveView> Runner<V> {
             encoder: Encoder::new(),
             changed: Changed::all(),
             info,
-            links: hub.map(|hub| Links::new(hub, session.clone())),
+            links: hub.map(|hub| Links::new(hub, session.clone(), links_groups)),
             shared_changes: VecDeque::new(),
+            groups: groups.filter(|g| g.renders_on),
         };
         let mut outcome = call!(&mut runner, None, |view, socket| view
             .mount(params, session, socket))?;
@@ -124,7 +135,7 @@ impl<V: LiveView> Runner<V> {
 
     /// The next frame of the view's socket to shared keys, or `None` when it is time to
     /// join lost keys again; pending while there is neither. Cancel-safe.
-    pub(crate) async fn recv_shared(&mut self) -> Option<Message> {
+    pub(crate) async fn recv_shared(&mut self) -> Option<Incoming> {
         match self.links.as_mut() {
             Some(links) => links.recv().await,
             None => std::future::pending().await,
@@ -135,15 +146,15 @@ impl<V: LiveView> Runner<V> {
     /// run `handle_shared` for what changed.
     pub(crate) async fn shared_frame(
         &mut self,
-        frame: Option<Message>,
+        frame: Option<Incoming>,
     ) -> Result<Outcome, Failure> {
         if let Some(links) = self.links.as_mut() {
             let mut changes = Vec::new();
             let was_stale = self.live.shared.stale();
             match frame {
-                Some(message) => {
+                Some(incoming) => {
                     links
-                        .apply(message, &mut self.live.shared, &mut changes)
+                        .apply(incoming, &mut self.live.shared, &mut changes)
                         .await
                 }
                 None => links.tick().await,
@@ -350,6 +361,73 @@ impl<V: LiveView> Runner<V> {
             diff.insert("r".into(), reply);
         }
         Ok(diff)
+    }
+
+    /// The diff of a change of attached keys, shared with the views that render the same
+    /// (see `group`): `None` when this view must render alone (what changed, or what its
+    /// changed slots read, is its own; its client holds something else; it sets a title),
+    /// else the encoded diff (`None` inside: nothing to send). The temporary assigns are
+    /// cleared after, as by [`Runner::diff`].
+    pub(crate) fn shared_diff(&mut self) -> Option<Result<Option<Arc<str>>, Failure>> {
+        let groups = self.groups.clone()?;
+        let mut group = RenderGroup::new();
+        let view = &self.live.view;
+        std::panic::catch_unwind(AssertUnwindSafe(|| view.render_group(&mut group))).ok()?;
+        if !self.changed.within(group.names()) {
+            return None;
+        }
+        let live = &self.live;
+        let changed = &self.changed;
+        let rendered = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+            view::render(live, changed)
+        })) {
+            Ok(rendered) => rendered,
+            Err(panic) => return Some(Err(Failure::Panic(crate::panic_message(panic.as_ref())))),
+        };
+        let statics = rendered.statics();
+        // a template that reads no assign computes every slot: nothing to tell apart
+        if statics.deps.iter().all(|deps| deps.is_empty()) {
+            return None;
+        }
+        let dirty: Vec<usize> = (0..statics.deps.len())
+            .filter(|&i| changed.any(statics.deps[i]))
+            .collect();
+        let own = dirty
+            .iter()
+            .flat_map(|&i| statics.deps[i])
+            .any(|name| *name != "connected" && !group.names().contains(name));
+        if own {
+            return None;
+        }
+        let held = self.encoder.held_hash(statics.fingerprint, &dirty)?;
+        let (shared, pins) = shared_id(live.shared.identity());
+        let key = RenderKey {
+            view: TypeId::of::<V>(),
+            held,
+            inputs: group.finish(),
+            shared,
+        };
+        let encoder = &mut self.encoder;
+        let done = groups.render(key, pins, || {
+            let diff = encoder.diff(rendered)?;
+            let payload = (!diff.is_empty()).then(|| Arc::from(Value::Object(diff).to_string()));
+            Ok::<_, crate::RenderError>(SharedRender {
+                payload,
+                slots: encoder.share(&dirty),
+            })
+        });
+        let done = match done {
+            Ok((render, computed)) => {
+                if !computed {
+                    self.encoder.adopt(&render.slots);
+                }
+                Ok(render.payload.clone())
+            }
+            Err(e) => Err(Failure::from(e)),
+        };
+        self.changed = Changed::none();
+        self.live.view.clear_temporary();
+        Some(done)
     }
 
     /// The whole page as HTML (the first GET's render, the test harness's view of it).

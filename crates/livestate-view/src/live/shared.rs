@@ -10,13 +10,16 @@
 //! changes. The first GET's render reads a key once through the server API and attaches
 //! nothing (no presence, no TTL hold).
 
+use super::group::{Groups, PatchEntry};
 use super::view::ViewError;
 use livestate_core::api::{ApiError, ChangeKind, Current};
-use livestate_core::{Assigns, Doc, Hub, OutboxReceiver, Session};
+use livestate_core::{Assigns, Hub, OutboxReceiver, Session};
 use livestate_protocol::livestate::{StateChange, StatePatch};
-use livestate_protocol::{Message, PatchOp, event};
+use livestate_protocol::{Message, PatchOp, Text, event};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a view reads of the keys it attached to (`@shared` in a template).
@@ -28,8 +31,8 @@ pub struct Shared {
 /// One attached key, as the view sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyState {
-    /// The key's state.
-    pub state: Value,
+    /// The key's state (shared with the other views attached to the key on this node).
+    pub state: Arc<Value>,
     /// Its version, as the view's channel of the key counts it (0 at the attach).
     pub version: u64,
     /// Whether the copy may be behind: the key's authority went away (its node stopped,
@@ -38,12 +41,15 @@ pub struct KeyState {
     /// Who is attached to the key, for channels with presence on: phoenix.js's format,
     /// `{key: {"metas": [meta, ...]}}`, kept current with every join and leave.
     pub presence: Map<String, Value>,
+    /// A hash of `presence` kept with it (an XOR of its metas' hashes), so views can tell
+    /// cheaply that they show the same presence.
+    presence_hash: u64,
 }
 
 impl Shared {
     /// The key's state, or `null` when the view is not attached to it.
     pub fn state(&self, key: &str) -> &Value {
-        self.keys.get(key).map_or(&Value::Null, |k| &k.state)
+        self.keys.get(key).map_or(&Value::Null, |k| &*k.state)
     }
 
     /// The key as the view sees it.
@@ -54,10 +60,11 @@ impl Shared {
     /// A key read once (the first GET's render): not attached.
     pub(crate) fn insert_read(&mut self, key: &str, Current { state, version }: Current) {
         let read = KeyState {
-            state,
+            state: Arc::new(state),
             version,
             stale: false,
             presence: Map::new(),
+            presence_hash: 0,
         };
         self.keys.insert(key.to_owned(), read);
     }
@@ -65,11 +72,20 @@ impl Shared {
     /// The key's entry, made when missing.
     fn entry(&mut self, key: &str) -> &mut KeyState {
         self.keys.entry(key.to_owned()).or_insert_with(|| KeyState {
-            state: Value::Null,
+            state: Arc::new(Value::Null),
             version: 0,
             stale: false,
             presence: Map::new(),
+            presence_hash: 0,
         })
+    }
+
+    /// Every attached key as the shared renders compare them: name, state, version,
+    /// staleness, presence.
+    pub(crate) fn identity(&self) -> impl Iterator<Item = (&str, &Arc<Value>, u64, bool, u64)> {
+        self.keys
+            .iter()
+            .map(|(k, s)| (k.as_str(), &s.state, s.version, s.stale, s.presence_hash))
     }
 
     /// Whether any attached key may be behind.
@@ -96,9 +112,18 @@ pub struct SharedChange {
     pub resync: bool,
 }
 
+/// A frame of the view's socket: as it came (a patch every view of the key receives is
+/// decoded once, by the first), or decoded already.
+pub(crate) enum Incoming {
+    Frame(Text),
+    Message(Message),
+}
+
 /// The view's in-process socket and its copies of the keys.
 pub(crate) struct Links {
     hub: Hub,
+    /// What the views of this node share (decoded patches).
+    groups: Arc<Groups>,
     /// The view's session data, which the key's channel sees as the socket's assigns.
     assigns: Assigns,
     socket: Option<(Session, OutboxReceiver)>,
@@ -111,7 +136,6 @@ pub(crate) struct Links {
 struct Link {
     join_ref: String,
     params: Value,
-    doc: Doc,
     /// Not joined: its authority went away, and joining again has not worked yet.
     stale: bool,
     /// Whether its state arrived since the join.
@@ -122,9 +146,10 @@ struct Link {
 const REJOIN_EVERY: Duration = Duration::from_secs(1);
 
 impl Links {
-    pub(crate) fn new(hub: Hub, assigns: Assigns) -> Links {
+    pub(crate) fn new(hub: Hub, assigns: Assigns, groups: Arc<Groups>) -> Links {
         Links {
             hub,
+            groups,
             assigns,
             socket: None,
             links: BTreeMap::new(),
@@ -167,7 +192,6 @@ impl Links {
             Link {
                 join_ref,
                 params,
-                doc: Doc::new(Value::Null),
                 stale: false,
                 synced: false,
             },
@@ -175,14 +199,14 @@ impl Links {
         // the authority sends the state right after its reply
         while !self.links.get(key).is_some_and(|l| l.synced) {
             match self.recv().await {
-                Some(message) => self.apply(message, shared, changes).await,
+                Some(incoming) => self.apply(incoming, shared, changes).await,
                 // a tick to join lost keys again: not this one's business
                 None => continue,
             }
         }
         // and the presence right after the state: take what has come, for the first render
-        while let Some(message) = self.try_recv() {
-            self.apply(message, shared, changes).await;
+        while let Some(incoming) = self.try_recv() {
+            self.apply(incoming, shared, changes).await;
         }
         Ok(())
     }
@@ -220,7 +244,8 @@ impl Links {
         changes: &mut Vec<SharedChange>,
     ) {
         while let Some(message) = self.held.pop_front() {
-            self.apply(message, shared, changes).await;
+            self.apply(Incoming::Message(message), shared, changes)
+                .await;
         }
     }
 
@@ -317,17 +342,17 @@ impl Links {
 
     /// The next frame (a held one first), or `None` when it is time to join again the
     /// keys whose authority went away ([`Links::rejoin`]). Cancel-safe.
-    pub(crate) async fn recv(&mut self) -> Option<Message> {
+    pub(crate) async fn recv(&mut self) -> Option<Incoming> {
         if let Some(message) = self.held.pop_front() {
-            return Some(message);
+            return Some(Incoming::Message(message));
         }
         let retry = self.links.values().any(|l| l.stale);
         let Some((_, rx)) = self.socket.as_mut() else {
             return std::future::pending().await;
         };
         tokio::select! {
-            frame = rx.recv() => match frame.and_then(|f| Message::decode(f.as_str()).ok()) {
-                Some(message) => Some(message),
+            frame = rx.recv() => match frame {
+                Some(frame) => Some(Incoming::Frame(frame)),
                 None => std::future::pending().await,
             },
             () = tokio::time::sleep(REJOIN_EVERY), if retry => None,
@@ -354,13 +379,12 @@ impl Links {
     }
 
     /// A frame already received, if there is one.
-    fn try_recv(&mut self) -> Option<Message> {
+    fn try_recv(&mut self) -> Option<Incoming> {
         if let Some(message) = self.held.pop_front() {
-            return Some(message);
+            return Some(Incoming::Message(message));
         }
         let (_, rx) = self.socket.as_mut()?;
-        let frame = rx.try_recv()?;
-        Message::decode(frame.as_str()).ok()
+        rx.try_recv().map(Incoming::Frame)
     }
 
     /// The next frame from the socket.
@@ -370,8 +394,86 @@ impl Links {
         Message::decode(frame.as_str()).ok()
     }
 
-    /// Apply one frame of the view's socket to the copies of the keys.
+    /// Apply one frame of the view's socket to the copies of the keys. A `state:patch`
+    /// every view of the key receives is decoded and applied once for all of them.
     pub(crate) async fn apply(
+        &mut self,
+        incoming: Incoming,
+        shared: &mut Shared,
+        changes: &mut Vec<SharedChange>,
+    ) {
+        let message = match incoming {
+            Incoming::Message(message) => message,
+            Incoming::Frame(frame) => {
+                // a broadcast `state:patch` is the same frame for every view of the key
+                let mut other = None;
+                let patch = self.groups.patch(&frame, || {
+                    let message = Message::decode(frame.as_str()).ok()?;
+                    if message.event == event::STATE_PATCH && message.join_ref.is_none() {
+                        return decode_patch(Some(frame.clone()), message);
+                    }
+                    other = Some(message);
+                    None
+                });
+                if let Some(patch) = patch {
+                    return self.apply_patch(&patch, shared, changes).await;
+                }
+                match other {
+                    Some(message) => message,
+                    None => return,
+                }
+            }
+        };
+        self.apply_message(message, shared, changes).await;
+    }
+
+    /// Apply a patch to the copy of its key.
+    async fn apply_patch(
+        &mut self,
+        patch: &PatchEntry,
+        shared: &mut Shared,
+        changes: &mut Vec<SharedChange>,
+    ) {
+        let Some(link) = self.links.get(&patch.topic) else {
+            return;
+        };
+        let key = patch.topic.clone();
+        let known = shared.entry(&key);
+        let Some(after) = patch.after(&known.state) else {
+            // a copy that went wrong is replaced whole
+            let refresh = Message {
+                join_ref: Some(link.join_ref.clone()),
+                r#ref: None,
+                topic: key,
+                event: event::LVS_REFRESH.to_owned(),
+                payload: json!({}),
+            };
+            let _ = self.send(refresh).await;
+            return;
+        };
+        known.state = after;
+        known.version = patch.version;
+        if patch.reset {
+            changes.push(SharedChange {
+                key,
+                kind: ChangeKind::Reset,
+                path: String::new(),
+                version: patch.version,
+                resync: false,
+            });
+            return;
+        }
+        changes.extend(patch.ops.iter().map(|op| SharedChange {
+            key: key.clone(),
+            kind: kind_of(op),
+            path: path_of(op).to_owned(),
+            version: patch.version,
+            resync: false,
+        }));
+    }
+
+    /// Apply one decoded frame of the view's socket.
+    async fn apply_message(
         &mut self,
         message: Message,
         shared: &mut Shared,
@@ -396,11 +498,12 @@ impl Links {
                 };
                 // the first state after the attach is what `attach` returns, and a state
                 // sent again after a refused event is the same: neither is a change
-                let changed = link.synced && link.doc.value() != &change.state;
-                link.doc = Doc::new(change.state.clone());
-                link.synced = true;
                 let known = shared.entry(&key);
-                known.state = change.state;
+                let changed = link.synced && *known.state != change.state;
+                link.synced = true;
+                if *known.state != change.state {
+                    known.state = Arc::new(change.state);
+                }
                 known.version = change.version;
                 known.stale = false;
                 if changed {
@@ -414,53 +517,26 @@ impl Links {
                 }
             }
             event::STATE_PATCH => {
-                let Ok(patch) = serde_json::from_value::<StatePatch<Vec<PatchOp>>>(message.payload)
-                else {
-                    return;
-                };
-                if link.doc.apply(&patch.patch).is_err() {
-                    // a copy that went wrong is replaced whole
-                    let refresh = Message {
-                        join_ref: Some(link.join_ref.clone()),
-                        r#ref: None,
-                        topic: key,
-                        event: event::LVS_REFRESH.to_owned(),
-                        payload: json!({}),
-                    };
-                    let _ = self.send(refresh).await;
-                    return;
+                if let Some(patch) = decode_patch(None, message) {
+                    self.apply_patch(&patch, shared, changes).await;
                 }
-                link.doc.settle();
-                let known = shared.entry(&key);
-                known.state = link.doc.value().clone();
-                known.version = patch.version;
-                if patch.reset {
-                    changes.push(SharedChange {
-                        key,
-                        kind: ChangeKind::Reset,
-                        path: String::new(),
-                        version: patch.version,
-                        resync: false,
-                    });
-                    return;
-                }
-                changes.extend(patch.patch.iter().map(|op| SharedChange {
-                    key: key.clone(),
-                    kind: kind_of(op),
-                    path: path_of(op).to_owned(),
-                    version: patch.version,
-                    resync: false,
-                }));
             }
             event::PRESENCE_STATE => {
                 if let Value::Object(presence) = message.payload {
-                    shared.entry(&key).presence = presence;
+                    let known = shared.entry(&key);
+                    known.presence_hash = presence
+                        .iter()
+                        .flat_map(|(k, entry)| {
+                            metas_of(entry).into_iter().map(move |m| meta_hash(k, &m))
+                        })
+                        .fold(0, |h, m| h ^ m);
+                    known.presence = presence;
                     changes.push(presence_change(key, link));
                 }
             }
             event::PRESENCE_DIFF => {
-                let presence = &mut shared.entry(&key).presence;
-                merge_presence(presence, &message.payload);
+                let known = shared.entry(&key);
+                known.presence_hash ^= merge_presence(&mut known.presence, &message.payload);
                 changes.push(presence_change(key, link));
             }
             event::PHX_ERROR | event::PHX_CLOSE | event::ERROR => {
@@ -487,41 +563,80 @@ fn presence_change(key: String, link: &Link) -> SharedChange {
     }
 }
 
+/// A `state:patch`'s payload, decoded (`frame`: the broadcast it came in).
+fn decode_patch(frame: Option<Text>, message: Message) -> Option<PatchEntry> {
+    let patch = serde_json::from_value::<StatePatch<Vec<PatchOp>>>(message.payload).ok()?;
+    Some(PatchEntry::new(
+        frame,
+        message.topic,
+        patch.patch,
+        patch.version,
+        patch.reset,
+    ))
+}
+
+/// A presence entry's metas.
+fn metas_of(entry: &Value) -> Vec<Value> {
+    entry
+        .get("metas")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// One meta's share of a presence hash.
+fn meta_hash(key: &str, meta: &Value) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (key, meta.to_string()).hash(&mut h);
+    h.finish()
+}
+
 /// Apply a `presence_diff` (`{joins, leaves}`) to a presence map, as phoenix.js's
 /// `Presence.syncDiff` does: a join's metas replace those of the same `phx_ref`.
-fn merge_presence(presence: &mut Map<String, Value>, diff: &Value) {
-    let metas = |entry: &Value| {
-        entry
-            .get("metas")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
+/// Returns what changes in the presence hash (XOR it in).
+fn merge_presence(presence: &mut Map<String, Value>, diff: &Value) -> u64 {
+    let mut delta = 0;
     let ref_of = |m: &Value| m.get("phx_ref").cloned();
     if let Some(joins) = diff.get("joins").and_then(Value::as_object) {
         for (key, entry) in joins {
-            let joined = metas(entry);
+            let joined = metas_of(entry);
             let slot = presence
                 .entry(key.clone())
                 .or_insert_with(|| json!({"metas": []}));
             if let Some(Value::Array(all)) = slot.get_mut("metas") {
-                all.retain(|m| !joined.iter().any(|j| ref_of(j) == ref_of(m)));
+                all.retain(|m| {
+                    let replaced = joined.iter().any(|j| ref_of(j) == ref_of(m));
+                    if replaced {
+                        delta ^= meta_hash(key, m);
+                    }
+                    !replaced
+                });
+                for meta in &joined {
+                    delta ^= meta_hash(key, meta);
+                }
                 all.extend(joined);
             }
         }
     }
     if let Some(leaves) = diff.get("leaves").and_then(Value::as_object) {
         for (key, entry) in leaves {
-            let gone = metas(entry);
+            let gone = metas_of(entry);
             let kept = presence.get_mut(key).and_then(|e| e.get_mut("metas"));
             if let Some(Value::Array(kept)) = kept {
-                kept.retain(|m| !gone.iter().any(|g| ref_of(g) == ref_of(m)));
+                kept.retain(|m| {
+                    let left = gone.iter().any(|g| ref_of(g) == ref_of(m));
+                    if left {
+                        delta ^= meta_hash(key, m);
+                    }
+                    !left
+                });
                 if kept.is_empty() {
                     presence.remove(key);
                 }
             }
         }
     }
+    delta
 }
 
 fn kind_of(op: &PatchOp) -> ChangeKind {

@@ -172,6 +172,7 @@ impl<V: LiveView> ViewTest<V> {
             flash: self.flash,
             connected: self.connected,
             hub: self.hub,
+            groups: None,
         };
         let (mut runner, mut outcome) = Runner::mount(&self.view, mount, info_tx).await?;
         let navigation = outcome.navigation.take();

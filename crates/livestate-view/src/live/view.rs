@@ -1,6 +1,7 @@
 //! The [`LiveView`] trait, what its callbacks see ([`Socket`]) and what its template reads
 //! ([`Live`]).
 
+use super::group::RenderGroup;
 use super::shared::{Links, Shared, SharedChange};
 use crate::{Assigns, Changed, Rendered};
 use serde::de::DeserializeOwned;
@@ -92,13 +93,17 @@ pub trait LiveView: Clone + Send + Sync + 'static {
     /// attached key's state now. A refused `send_event` changes nothing and calls nothing. The template reads
     /// `@shared` whether or not this does anything; override it to copy the state into
     /// typed fields or to react to a kind of change (say, a reset). Runs on the view's own
-    /// task, never on the key's authority.
+    /// task, never on the key's authority. An override that changes some of the view's
+    /// fields names them with [`Socket::changed`] (one that names none re-renders
+    /// everything, and its view then renders alone: no shared render).
     fn handle_shared(
         &mut self,
         change: &SharedChange,
         socket: &mut Socket<Self>,
     ) -> impl Future<Output = Result<(), ViewError>> + Send {
-        let _ = (change, socket);
+        let _ = change;
+        // nothing of the view changed: only `@shared`, so views can share the render
+        socket.changed([]);
         async { Ok(()) }
     }
 
@@ -112,6 +117,16 @@ pub trait LiveView: Clone + Send + Sync + 'static {
     fn handle_refusal(&mut self, reason: &str, socket: &mut Socket<Self>) -> bool {
         let _ = (reason, socket);
         false
+    }
+
+    /// The assigns besides `@shared` that the slots showing shared keys read, with their
+    /// values: a change of an attached key is rendered and encoded once for all the views
+    /// of this type on the node whose values (and keys, and pages there) are equal. By
+    /// default none: views share the render of slots that read `@shared` alone. A view
+    /// showing one of many rooms names the room: `group.assign("room", &self.room)`.
+    /// Name only assigns whose value decides what those slots show.
+    fn render_group(&self, group: &mut RenderGroup) {
+        let _ = group;
     }
 
     /// The view's template: `@name` reads the view's field `name` (and `@flash`,
