@@ -32,6 +32,18 @@ EXPLICIT_RATIO_LIMIT = 2.0
 VIEW_WIRE_PAYLOAD_LIMIT = 100  # bytes, strictly under
 VIEW_RSS_LIMIT_BYTES = 24 * 1024  # per idle connected thermostat view, at most
 VIEW_P99_RATIO_LIMIT = 1.5  # view event p99 / channel event p99, at most
+# shared keys: board views (shared render) against phx-live-state sockets, server CPU
+SHARED_VIEWS_CPU_RATIO_LIMIT = 2.0  # at most
+
+# the shared-key runs' labels (scripts/bench: shared_steps)
+SHARED_COLUMNS = [
+    ("shared-views", "views, shared render"),
+    ("shared-views-unshared", "views, each renders alone"),
+    ("shared-sockets", "phx-live-state sockets"),
+    ("shared-views-redis", "views on three nodes (Redis)"),
+]
+BUSY_COLUMNS = [("busy-key", "no coalescing"), ("busy-key-coalesced", "coalescing"),
+                ("busy-key-coalesced-socket", "coalescing, a socket writing")]
 
 
 # ---------------------------------------------------------------- reading
@@ -47,6 +59,13 @@ def load_results(path):
             r = json.loads(line)
             runs.setdefault(r.get("label", r["scenario"]), {})[r["target"]] = r
     return runs
+
+
+def only_shared(runs):
+    """Whether the results are those of `scripts/bench --only shared` (no other step)."""
+    labels = set(runs)
+    shared = {l for l, _ in SHARED_COLUMNS + BUSY_COLUMNS}
+    return bool(labels) and labels <= shared
 
 
 def load_criterion(root):
@@ -196,6 +215,13 @@ def trouble(rec):
         v = rec.get(key)
         if v:
             notes.append(f"{v:,} {what}")
+    for key, what in [("incomplete", "changes some subscriber never had"),
+                      ("foreign", "unknown sequence numbers")]:
+        v = rec.get(key)
+        if v:
+            notes.append(f"{v:,} {what}")
+    if rec.get("not_run"):
+        notes.append(f"not run: {rec['not_run']}")
     if rec.get("error"):
         notes.append(rec["error"])
     return ", ".join(notes) if notes else "none"
@@ -331,6 +357,7 @@ def main():
 
     runs = load_results(a.results)
     crit = load_criterion(a.criterion)
+    partial = only_shared(runs)
     out_dir = os.path.dirname(os.path.abspath(a.out))
     plots_rel = os.path.relpath(os.path.abspath(a.plots), out_dir)
     md = []
@@ -363,6 +390,11 @@ def main():
     w("")
 
     targets_rows, target_notes = evaluate_targets(runs, crit)
+    if partial:
+        w("Only the shared-key steps ran (`--only shared`): the other sections and their "
+          "targets are in the full run's BENCHMARKS.md.")
+        w("")
+        targets_rows = [row for row in targets_rows if row[0].startswith("shared key:")]
     w("## Targets")
     w("")
     w(table(["target", "measured", "result"], targets_rows))
@@ -484,6 +516,9 @@ def main():
         w("")
 
     for line in views_section(runs, crit):
+        w(line)
+
+    for line in shared_section(runs):
         w(line)
 
     if crit:
@@ -709,6 +744,138 @@ def views_section(runs, crit):
     return md
 
 
+def shared_section(runs):
+    """Shared keys (issue 18): one key with many board views (the shared render on and off)
+    against as many phx-live-state sockets, the views spread over three nodes on Redis,
+    and a busy key without and with coalescing (lines of Markdown; none without runs)."""
+    cols = [(l, name, runs.get(l, {}).get("livestate")) for l, name in SHARED_COLUMNS]
+    busy = [(l, name, runs.get(l, {}).get("livestate")) for l, name in BUSY_COLUMNS]
+    if not any(r for _, _, r in cols + busy):
+        return []
+    md = []
+    w = md.append
+    w("## Shared keys: one render for many views, and coalescing")
+    w("")
+    w("`livestate-loadgen`'s `shared-views`, `shared-sockets` and `busy-key` scenarios "
+      "against `livestate-view-bench-server`: its `/board` view attaches to the `doc:` key "
+      "`doc:board` and shows only what it reads from `@shared` (the last sequence number "
+      "written, `seq-N`, and its writer). One writer (a phx-live-state socket joined to "
+      "the key) puts `{\"s\": 0, \"n\": SEQ, \"t\": NS}` at `/m` on a fixed schedule; "
+      "the subscribers are board views (each its own page and socket, joined as the stock "
+      "`phoenix_live_view` client does) or phx-live-state sockets joined to the key. A "
+      "subscriber has change N at the first message (a view's `diff`, a socket's "
+      "`state:patch`) carrying a sequence number ≥ N. Deliveries/s: messages received by "
+      "the subscribers inside the window. Write → last subscriber: per change, the time "
+      "from its write to the last subscriber having it; staleness: per change and "
+      "subscriber, the time from the write to that subscriber having it. Shared renders: "
+      "the servers' count over the window (`Views::render_stats`: computed once, reused by "
+      "the other views). Server CPU: cores busy during the window, summed over the nodes "
+      "(Redis's own CPU is not counted).")
+    w("")
+    r0 = next((r for _, _, r in cols if r), None)
+    if r0:
+        w(f"### One key, {num(r0.get('subscribers'))} subscribers, "
+          f"{num(r0.get('rate'))} changes/s")
+        w("")
+        w(f"{r0.get('duration_s')} s measured after {r0.get('warmup_s')} s of warm-up, each "
+          "column against fresh servers.")
+        w("")
+        rows = []
+        for name, fn in [
+            ("subscribers joined", lambda r: num(get(r, "subscribers_joined"))),
+            ("changes/s written (target)",
+             lambda r: f"{num(get(r, 'writes_per_s'))} ({num(get(r, 'rate'))})"),
+            ("changes/s acknowledged", lambda r: num(get(r, "writes_answered_per_s"))),
+            ("deliveries/s", lambda r: num(get(r, "deliveries_per_s"))),
+            ("write → last subscriber p50 (ms)", lambda r: ms(get(r, "latency_p50_us"))),
+            ("write → last subscriber p99 (ms)", lambda r: ms(get(r, "latency_p99_us"))),
+            ("staleness p99 (ms)", lambda r: ms(get(r, "staleness_p99_us"))),
+            ("server CPU (cores), lower is better", lambda r: num(get(r, "server_cpu"), 2)),
+            ("loadgen CPU (cores)", lambda r: num(get(r, "loadgen_cpu"), 2)),
+            ("shared renders computed / reused",
+             lambda r: "n/a" if get(r, "render_computed") is None else
+             f"{num(get(r, 'render_computed'))} / {num(get(r, 'render_reused'))}"),
+            ("loss (%)", lambda r: num(get(r, "loss_pct"), 3)),
+        ]:
+            rows.append([name] + [fn(r) if r else "n/a" for _, _, r in cols])
+        rows.append(["problems"] + [trouble(r) for _, _, r in cols])
+        w(table([""] + [name for _, name, _ in cols], rows))
+        w("")
+        views, unshared, sockets = (get(r, "server_cpu") for _, _, r in cols[:3])
+        limit = SHARED_VIEWS_CPU_RATIO_LIMIT
+        met = None if views is None or not sockets else views / sockets <= limit
+        w(f"- Server CPU of the views with the shared render against the sockets': "
+          f"{ratio(views, sockets)} (target ≤ {limit:g}×: "
+          f"{'n/a' if met is None else ('met' if met else 'not met')}).")
+        w(f"- Server CPU of the views without the shared render against with it: "
+          f"{ratio(unshared, views)}.")
+        redis = cols[3][2]
+        if redis and redis.get("not_run"):
+            w(f"- Three nodes on Redis: not run ({redis['not_run']}).")
+        elif redis:
+            w(f"- Three nodes on Redis against one node (views, shared render): write → last "
+              f"view p99 {ms(get(redis, 'latency_p99_us'))} ms against "
+              f"{ms(get(cols[0][2], 'latency_p99_us'))} ms, server CPU "
+              f"{ratio(get(redis, 'server_cpu'), views)}.")
+        w("")
+    b0 = next((r for _, _, r in busy if r), None)
+    if b0:
+        window = next((get(r, "server_coalesce_ms") for _, _, r in busy
+                       if get(r, "server_coalesce_ms")), None)
+        w(f"### A busy key: {num(b0.get('rate'))} changes/s to {num(b0.get('sockets'))} "
+          f"sockets and {num(b0.get('views'))} views")
+        w("")
+        w(f"One writer at {num(b0.get('rate'))} changes/s asked for (the writes due "
+          "are sent together when it wakes late), through the HTTP state API (`PUT "
+          "/api/state/doc:board?path=/m` on one keep-alive connection, pipelined), without "
+          f"coalescing and with a {num(window)} ms window (`DocChannel::coalesce`): within "
+          "it a key's changes reach each subscriber as one message with the latest state. "
+          "The last column writes the same through a phx-live-state socket (`lvs_evt:put`): "
+          "a socket's own change never waits (its sender takes the `state:patch` as its "
+          "answer) and goes out to every subscriber with what waited. Changes/s "
+          "acknowledged: the writer's answers (HTTP responses, `phx_reply`s) inside the "
+          "window; below the rate written, the server fell behind and the rest queued (the "
+          "one HTTP connection's requests are answered in order, one at a time, so its "
+          "writes wait on the server's pace). Loss: changes a subscriber did not have by the "
+          "end of the drain (up to 2 s after the window).")
+        w("")
+        rows = []
+        for name, fn in [
+            ("subscribers joined", lambda r: num(get(r, "subscribers_joined"))),
+            ("changes/s written (target)",
+             lambda r: f"{num(get(r, 'writes_per_s'))} ({num(get(r, 'rate'))})"),
+            ("changes/s acknowledged", lambda r: num(get(r, "writes_answered_per_s"))),
+            ("messages/s per subscriber", lambda r: num(get(r, "messages_per_s_per_subscriber"), 1)),
+            ("deliveries/s, all subscribers", lambda r: num(get(r, "deliveries_per_s"))),
+            ("staleness p50 (ms)", lambda r: ms(get(r, "staleness_p50_us"))),
+            ("staleness p99 (ms), lower is better", lambda r: ms(get(r, "staleness_p99_us"))),
+            ("views' staleness p99 (ms)", lambda r: ms(get(r, "view_staleness_p99_us"))),
+            ("sockets' staleness p99 (ms)", lambda r: ms(get(r, "socket_staleness_p99_us"))),
+            ("write → last subscriber p99 (ms)", lambda r: ms(get(r, "latency_p99_us"))),
+            ("server CPU (cores)", lambda r: num(get(r, "server_cpu"), 2)),
+            ("loadgen CPU (cores)", lambda r: num(get(r, "loadgen_cpu"), 2)),
+            ("loss (%)", lambda r: num(get(r, "loss_pct"), 3)),
+        ]:
+            vals = [fn(r) if r else "n/a" for _, _, r in busy]
+            rows.append([name] + vals)
+        for row, key in zip(rows, [None, "writes_per_s", "writes_answered_per_s",
+                                   "messages_per_s_per_subscriber",
+                                   "deliveries_per_s", "staleness_p50_us", "staleness_p99_us",
+                                   "view_staleness_p99_us", "socket_staleness_p99_us",
+                                   "latency_p99_us", "server_cpu", "loadgen_cpu", None]):
+            row.append("" if key is None else ratio(get(busy[1][2], key), get(busy[0][2], key)))
+        rows.append(["problems"] + [trouble(r) for _, _, r in busy] + [""])
+        w(table([""] + [name for _, name, _ in busy] + ["coalescing / none (HTTP)"], rows))
+        w("")
+        none, http, sock = (get(r, "messages_per_s_per_subscriber") for _, _, r in busy)
+        if http is not None or sock is not None:
+            w(f"- Messages/s per subscriber: {num(none, 1)} without coalescing, {num(http, 1)} "
+              f"with it ({ratio(http, none)}), {num(sock, 1)} with it when a socket writes "
+              f"({ratio(sock, none)}).")
+            w("")
+    return md
+
+
 def criterion_section(crit):
     def t(ns):
         if ns is None:
@@ -887,6 +1054,21 @@ def evaluate_targets(runs, crit):
         if ok is False:
             notes.append(f"- View events: the view's p99 is {ratio(v, c)} the channel's, "
                          f"{ms(v - VIEW_P99_RATIO_LIMIT * c)} ms over 1.5×.")
+    sv = runs.get("shared-views", {}).get("livestate")
+    ss = runs.get("shared-sockets", {}).get("livestate")
+    if sv is not None or ss is not None:
+        v, c = get(sv, "server_cpu"), get(ss, "server_cpu")
+        ok = None if v is None or not c else v / c <= SHARED_VIEWS_CPU_RATIO_LIMIT
+        n = get(sv, "subscribers") or get(ss, "subscribers")
+        rate = get(sv, "rate") or get(ss, "rate")
+        rows.append([f"shared key: {num(n)} views attached to one key (shared render) ≤ 2× the "
+                     f"server CPU of {num(n)} phx-live-state sockets on it, {num(rate)} "
+                     "changes/s",
+                     f"views {num(v, 2)} cores, sockets {num(c, 2)} cores: {ratio(v, c)}",
+                     verdict(ok)])
+        if ok is False:
+            notes.append(f"- Shared key: the views cost {ratio(v, c)} the sockets' server CPU, "
+                         f"{num(v - SHARED_VIEWS_CPU_RATIO_LIMIT * c, 2)} cores over 2×.")
     return rows, notes
 
 

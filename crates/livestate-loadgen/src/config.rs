@@ -25,6 +25,16 @@ pub enum Scenario {
     /// counter, each kind sending `rate` events per second in all, for `duration`; round
     /// trip of a click (reply with the diff) against `lvs_evt:inc` (`state:patch`).
     ViewEvents,
+    /// Shared keys: `clients` board views (`/board`, attached to `doc:board`, spread over
+    /// the `urls`) and a writer putting `rate` changes per second into the key; deliveries
+    /// per second, write to the last view's diff p50/p99, each view's staleness.
+    SharedViews,
+    /// Shared keys: the same with `clients` phx-live-state sockets joined to `doc:board`
+    /// instead of views (the baseline of the views' server CPU).
+    SharedSockets,
+    /// Shared keys: a busy key, `rate` changes per second (10,000), to `clients` sockets
+    /// and `views` board views; messages per second per subscriber and staleness p50/p99.
+    BusyKey,
 }
 
 impl Scenario {
@@ -37,8 +47,20 @@ impl Scenario {
             Scenario::ViewBytes => "view-bytes",
             Scenario::ViewConnect => "view-connect",
             Scenario::ViewEvents => "view-events",
+            Scenario::SharedViews => "shared-views",
+            Scenario::SharedSockets => "shared-sockets",
+            Scenario::BusyKey => "busy-key",
         }
     }
+}
+
+/// How the shared-key scenarios' writers write to the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Writer {
+    /// A phx-live-state socket joined to the key (`lvs_evt:put`).
+    Socket,
+    /// The HTTP state API (`PUT /api/state/KEY?path=/m`), requests pipelined.
+    Http,
 }
 
 /// Everything a run needs. Every phase is bounded, so a run ends within
@@ -82,6 +104,16 @@ pub struct Config {
     pub concurrency: usize,
     /// A label echoed in the result line.
     pub label: Option<String>,
+    /// Board views besides the sockets (busy-key).
+    pub views: usize,
+    /// Every server of a cluster (shared-views, shared-sockets, busy-key: subscribers are
+    /// spread over them in turn, the writers use the first); empty: `url` alone.
+    pub urls: Vec<String>,
+    /// Every server process, for their CPU time summed (empty: `server_pid` alone).
+    pub server_pids: Vec<u32>,
+    /// How the shared-key scenarios write (default: the HTTP API for busy-key, a socket
+    /// for the others).
+    pub writer: Option<Writer>,
 }
 
 impl Config {
@@ -104,6 +136,28 @@ impl Config {
             drain: Duration::from_secs(2),
             concurrency: 64,
             label: None,
+            views: 0,
+            urls: Vec::new(),
+            server_pids: Vec::new(),
+            writer: None,
+        }
+    }
+
+    /// The servers: `urls`, or `url` alone.
+    pub fn servers(&self) -> Vec<String> {
+        if self.urls.is_empty() {
+            vec![self.url.clone()]
+        } else {
+            self.urls.clone()
+        }
+    }
+
+    /// The server processes: `server_pids`, or `server_pid` alone.
+    pub fn pids(&self) -> Vec<u32> {
+        if self.server_pids.is_empty() {
+            self.server_pid.into_iter().collect()
+        } else {
+            self.server_pids.clone()
         }
     }
 

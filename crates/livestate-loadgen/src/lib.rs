@@ -20,6 +20,13 @@
 //!   the same rate; round trip p50/p99 of a click (its reply with the diff) against a
 //!   channel event (`lvs_evt:inc` to its `state:patch`).
 //!
+//! And three for shared keys (issue 18), against the same server's `/board` view attached
+//! to `doc:board` (`shared`): `shared-views` (N board views and a writer at a fixed rate:
+//! deliveries per second, write to the last view's diff p50/p99, server CPU),
+//! `shared-sockets` (the same with phx-live-state sockets joined to the key: the CPU
+//! baseline) and `busy-key` (a busy key to sockets and views: messages per second per
+//! subscriber and staleness, with and without the server's coalescing).
+//!
 //! Three targets ([`Target`]), each a thin adapter in `target`: livestate (Phoenix V2 +
 //! LiveState events), Socket.IO 4 (Engine.IO v4 over a raw WebSocket) and the bare
 //! broadcaster of [`bare`], the machine's ceiling.
@@ -61,7 +68,7 @@ mod target;
 pub mod viewbench;
 mod wire;
 
-pub use config::{Config, Scenario};
+pub use config::{Config, Scenario, Writer};
 pub use hist::Histogram;
 pub use report::Report;
 pub use target::Target;

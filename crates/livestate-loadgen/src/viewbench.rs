@@ -5,21 +5,32 @@
 //! |---|---|
 //! | `/thermostat` | a view: a number and `inc` / `dec` buttons |
 //! | `/rows` | a view: a caption above a keyed list of [`ROWS`] rows; `bump` (`phx-value-id`) adds 1 to one row's score |
+//! | `/board` | a view attached to the shared key [`BOARD_KEY`] (`doc:board`), showing only what it reads from `@shared`: the writer's last sequence number (`seq-N`) and its index |
 //! | `/socket/websocket`, `counter:*` | a channel (phx-live-state) with the thermostat's number and the same `inc` / `dec` events |
+//! | `/socket/websocket`, `doc:*` | documents ([`DocChannel`], starting `{}`; the public may read and write, so the HTTP state API `/api/state/doc:...` writes too), coalesced when [`Options::coalesce`] says so; `doc:board` is the board's key |
 //! | `/bench/config` | the server's socket buffer sizes, as JSON, for the result lines |
+//! | `/bench/render-stats` | the views' shared renders so far, `{"computed": N, "reused": N}` (from [`serve_with`]) |
+//! | `/bench/options` | the [`Options`] it runs with, `{"shared_render", "coalesce_ms", "cluster"}` (from [`serve_with`]) |
 //!
 //! The views' pages, `/live/websocket` and `/live/live.js` are the endpoint's
 //! `views_router()`; the channel's socket is its `router()`.
+//!
+//! [`Options`] change the board's benchmark only (the shared render off, coalescing of
+//! `doc:*` keys, a cluster node on Redis); the other routes behave the same either way.
 
 use axum::Router;
 use axum::routing::get;
-use livestate_core::{Channel, ChannelError, Doc, EventContext, JoinContext, Reply};
+use livestate_core::acl::{Acl, Permission, Permissions};
+use livestate_core::backplane::Backplane;
+use livestate_core::{Channel, ChannelError, Doc, DocChannel, EventContext, JoinContext, Reply};
 use livestate_server::{Endpoint, ServerConfig};
-use livestate_view::live::{Live, LiveView, Socket, ViewError, Views};
+use livestate_view::live::{Live, LiveView, Params, Session, Shared, Socket, ViewError, Views};
 use livestate_view::{Assigns, Rendered, html};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The secret the benchmark's pages are signed with (fixed: the server is a benchmark).
 const SECRET: &str = "livestate-view-bench-server: a fixed secret key base, 64 bytes...";
@@ -187,17 +198,124 @@ impl Channel for CounterChannel {
     }
 }
 
-/// The benchmark's endpoint: the two views and the counter channel on `counter:*`.
+/// The shared key the `/board` view attaches to.
+pub const BOARD_KEY: &str = "doc:board";
+
+/// The board's path.
+pub const BOARD_PATH: &str = "/board";
+
+/// A board: what it shows comes from [`BOARD_KEY`] alone (through `@shared`), so every
+/// board view shows the same and, with the shared render on, a change of the key is
+/// rendered once for all of them. The writer of the benchmark puts
+/// `{"s": WRITER, "n": SEQ, "t": NS}` at `/m`; the board shows `seq-SEQ` and `writer-WRITER`.
+#[derive(Clone, Debug, Default)]
+pub struct Board;
+
+impl LiveView for Board {
+    type Event = Value;
+    type Info = ();
+
+    async fn mount(
+        &mut self,
+        _: &Params,
+        _: &Session,
+        socket: &mut Socket<Self>,
+    ) -> Result<(), ViewError> {
+        if socket.connected() {
+            socket.attach(BOARD_KEY).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
+        Ok(())
+    }
+
+    fn render(assigns: Assigns<'_, Live<Self>>) -> Rendered<'_> {
+        html! {
+            main class="board" {
+                h1 { "Board" }
+                p class="seq" { (board_seq(&@shared)) }
+                p class="writer" { (board_writer(&@shared)) }
+            }
+        }
+    }
+}
+
+/// `seq-N`: the last sequence number written at `/m/n` of the board's key (`seq-none`
+/// before any).
+pub fn board_seq(shared: &Shared) -> String {
+    match shared.state(BOARD_KEY)["m"]["n"].as_u64() {
+        Some(n) => format!("seq-{n}"),
+        None => "seq-none".to_owned(),
+    }
+}
+
+/// `writer-S`: who wrote the last sequence number.
+fn board_writer(shared: &Shared) -> String {
+    match shared.state(BOARD_KEY)["m"]["s"].as_u64() {
+        Some(s) => format!("writer-{s}"),
+        None => "writer-none".to_owned(),
+    }
+}
+
+/// What the board's benchmark varies; [`Options::default`] is the plain server.
+#[derive(Clone)]
+pub struct Options {
+    /// Views attached to one key share renders (default on).
+    pub shared_render: bool,
+    /// Coalesce every `doc:` key's changes within this window (default none).
+    pub coalesce: Option<Duration>,
+    /// A cluster's backplane (default: in memory, one node).
+    pub backplane: Option<Arc<dyn Backplane>>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            shared_render: true,
+            coalesce: None,
+            backplane: None,
+        }
+    }
+}
+
+/// The benchmark's endpoint: the views and the counter channel on `counter:*`, `doc:*`.
 pub fn endpoint(config: ServerConfig) -> Endpoint {
+    endpoint_with(config, Options::default())
+}
+
+/// [`endpoint`] with `options`.
+pub fn endpoint_with(config: ServerConfig, options: Options) -> Endpoint {
+    build(config, options).0
+}
+
+/// The endpoint and its views (for their render counts).
+fn build(config: ServerConfig, options: Options) -> (Endpoint, Views) {
     let views = Views::builder(SECRET)
         .live("/thermostat", Thermostat::default())
         .live("/rows", RowsView::default())
+        .live(BOARD_PATH, Board)
+        .shared_render(options.shared_render)
         .build();
-    Endpoint::builder()
+    // the public (the HTTP API's callers) may write too: the busy key's writer uses it
+    let acl = Acl {
+        group: Permissions::ALL,
+        public: Permissions::READ.with(Permission::Write),
+    };
+    let mut docs = DocChannel::new(json!({})).acl(acl);
+    if let Some(window) = options.coalesce {
+        docs = docs.coalesce(window);
+    }
+    let mut builder = Endpoint::builder()
         .config(config)
         .channel("counter:*", CounterChannel)
-        .views(views)
-        .build()
+        .channel("doc:*", docs)
+        .views(views.clone());
+    if let Some(backplane) = options.backplane {
+        builder = builder.backplane(backplane);
+    }
+    (builder.build(), views)
 }
 
 /// The whole app: the endpoint's routes, its views' routes and `/bench/config`.
@@ -222,7 +340,34 @@ pub async fn serve(
     config: ServerConfig,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let endpoint = endpoint(config.clone());
-    let app = app(&endpoint, &config);
+    serve_with(listener, config, Options::default(), signal).await
+}
+
+/// [`serve`] with `options`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    options: Options,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let described = json!({
+        "shared_render": options.shared_render,
+        "coalesce_ms": options.coalesce.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
+        "cluster": options.backplane.is_some(),
+    })
+    .to_string();
+    let (endpoint, views) = build(config.clone(), options);
+    let app =
+        app(&endpoint, &config)
+            .route("/bench/options", get(move || async move { described }))
+            .route(
+                "/bench/render-stats",
+                get(move || {
+                    let stats = views.render_stats();
+                    async move {
+                        json!({"computed": stats.computed, "reused": stats.reused}).to_string()
+                    }
+                }),
+            );
     livestate_server::serve(listener, app, &endpoint, signal).await
 }

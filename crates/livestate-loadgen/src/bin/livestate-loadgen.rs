@@ -8,7 +8,7 @@
 //! ```
 
 use clap::Parser;
-use livestate_loadgen::{Config, Scenario, Target};
+use livestate_loadgen::{Config, Scenario, Target, Writer};
 use std::time::Duration;
 
 /// The load generator's command line.
@@ -18,21 +18,24 @@ use std::time::Duration;
     about = "Load generator for livestate and its peers; prints one JSON line"
 )]
 struct Args {
-    /// connect, events, fanout; view-bytes, view-connect, view-events (against
-    /// livestate-view-bench-server).
+    /// connect, events, fanout; view-bytes, view-connect, view-events, shared-views,
+    /// shared-sockets, busy-key (against livestate-view-bench-server).
     #[arg(value_enum)]
     scenario: Scenario,
     /// The server's protocol.
     #[arg(long, value_enum, default_value = "livestate")]
     target: Target,
-    /// The server: ws://HOST:PORT (the target's path is appended) or a full URL.
-    #[arg(long, default_value = "ws://127.0.0.1:4000")]
-    url: String,
+    /// The server: ws://HOST:PORT (the target's path is appended) or a full URL. For
+    /// shared-views, shared-sockets and busy-key, several (comma-separated, or the flag
+    /// again): the nodes of a cluster, the subscribers spread over them in turn.
+    #[arg(long, default_value = "ws://127.0.0.1:4000", value_delimiter = ',')]
+    url: Vec<String>,
     /// Sockets (connect, events), receivers (fanout), views (view-connect), views and as
     /// many channel sockets (view-events).
     #[arg(long, default_value_t = 100)]
     clients: usize,
-    /// Senders (fanout), separate from the receivers.
+    /// Senders (fanout), separate from the receivers; writers (shared-views,
+    /// shared-sockets, busy-key).
     #[arg(long, default_value_t = 10)]
     senders: usize,
     /// Messages per second, all senders together (fanout); events per second of each kind
@@ -48,9 +51,17 @@ struct Args {
     /// connect: every socket joins the same topic.
     #[arg(long)]
     shared: bool,
-    /// The server's process id, to read its memory and CPU time.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id, to read its memory and CPU time (several, comma-separated
+    /// or the flag again: a cluster's, their CPU time summed).
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+    /// Board views besides the sockets (busy-key).
+    #[arg(long, default_value_t = 0)]
+    views: usize,
+    /// How the shared-key scenarios write to the key (default: http for busy-key, socket
+    /// for shared-views and shared-sockets).
+    #[arg(long, value_enum)]
+    writer: Option<Writer>,
     /// Topic (room) to use instead of a fresh one (events: a prefix).
     #[arg(long)]
     topic: Option<String>,
@@ -87,14 +98,22 @@ fn main() -> anyhow::Result<()> {
         duration: secs(a.duration),
         warmup: secs(a.warmup),
         shared: a.shared,
-        server_pid: a.server_pid,
+        server_pid: a.server_pid.first().copied(),
+        server_pids: a.server_pid.clone(),
+        urls: a.url.clone(),
+        views: a.views,
+        writer: a.writer,
         topic: a.topic,
         timeout: secs(a.timeout),
         setup_limit: secs(a.setup_limit),
         drain: secs(a.drain),
         concurrency: a.concurrency,
         label: a.label,
-        ..Config::new(a.scenario, a.target, a.url)
+        ..Config::new(
+            a.scenario,
+            a.target,
+            a.url.first().cloned().unwrap_or_default(),
+        )
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = a.threads {

@@ -7,11 +7,13 @@
 //! samples `/proc` at the window's edges, drains, cancels, and merges the tallies.
 //!
 //! Modules: `connect`, `events`, `fanout`, one per scenario; `view`, the live-view
-//! scenarios (`view-bytes`, `view-connect`, `view-events`).
+//! scenarios (`view-bytes`, `view-connect`, `view-events`); `shared`, the shared-key
+//! scenarios (`shared-views`, `shared-sockets`, `busy-key`).
 
 mod connect;
 mod events;
 mod fanout;
+mod shared;
 mod view;
 
 use crate::clock;
@@ -47,6 +49,9 @@ pub(crate) async fn run(cfg: &Config) -> Report {
             Scenario::ViewBytes => view::bytes(cfg).await,
             Scenario::ViewConnect => view::connect(cfg).await,
             Scenario::ViewEvents => view::events(cfg).await,
+            Scenario::SharedViews | Scenario::SharedSockets | Scenario::BusyKey => {
+                shared::run(cfg).await
+            }
         }
     };
     let mut report = match tokio::time::timeout(cfg.bound() + Duration::from_secs(6), work).await {
@@ -322,7 +327,18 @@ impl Shared {
     /// Open a socket and join `topic`, within the timeout and the setup deadline; report
     /// readiness either way.
     async fn open_joined(&self, topic: &str, sender: bool, t: &mut Tally) -> Option<Conn> {
-        let result = self.try_open_joined(topic).await;
+        self.open_joined_at(&self.url, topic, sender, t).await
+    }
+
+    /// [`Shared::open_joined`] on the server at `url` (a WebSocket URL).
+    async fn open_joined_at(
+        &self,
+        url: &str,
+        topic: &str,
+        sender: bool,
+        t: &mut Tally,
+    ) -> Option<Conn> {
+        let result = self.try_open_joined(url, topic).await;
         let (ok, join_ns) = match &result {
             Ok((_, ns)) => (true, *ns),
             Err(_) => (false, 0),
@@ -344,14 +360,14 @@ impl Shared {
         }
     }
 
-    async fn try_open_joined(&self, topic: &str) -> Result<(Conn, u64), SetupError> {
+    async fn try_open_joined(&self, url: &str, topic: &str) -> Result<(Conn, u64), SetupError> {
         let _permit = tokio::time::timeout_at(self.setup_deadline, self.permits.acquire())
             .await
             .map_err(|_| SetupError::Timeout)?
             .map_err(|_| SetupError::Timeout)?;
         let t0 = Instant::now();
         let deadline = (t0 + self.cfg.timeout).min(self.setup_deadline);
-        let mut conn = self.cfg.target.open(&self.url, deadline).await?;
+        let mut conn = self.cfg.target.open(url, deadline).await?;
         conn.join(topic, deadline).await?;
         let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
         Ok((conn, ns))

@@ -289,7 +289,7 @@ async fn server_buffers(server: &Server, cfg: &Config, r: &mut Report) {
 
 /// The open-files limits of this process and the server's, into the report; a refusal
 /// when `sockets` (plus the pages being fetched) do not fit one of them.
-fn open_files(cfg: &Config, sockets: usize, r: &mut Report) -> Option<String> {
+pub(super) fn open_files(cfg: &Config, sockets: usize, r: &mut Report) -> Option<String> {
     let need = sockets + cfg.concurrency + FD_MARGIN;
     let own = nofile("/proc/self/limits");
     let server = cfg
@@ -325,7 +325,7 @@ fn parse_nofile(text: &str) -> Option<u64> {
 
 /// GET a view's page, open its socket and join it, within the timeout and the setup
 /// deadline; report readiness either way (the join time is GET + connect + join reply).
-async fn open_view(
+pub(super) async fn open_view(
     sh: &super::Shared,
     server: &Server,
     path: &str,
