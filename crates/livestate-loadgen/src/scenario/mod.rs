@@ -20,7 +20,7 @@ use crate::clock;
 use crate::config::{Config, Scenario};
 use crate::hist::Histogram;
 use crate::report::{Report, round};
-use crate::target::{Conn, Incoming, SetupError, send_within};
+use crate::target::{Conn, Incoming, SetupError, Ws, send_within};
 use crate::wire;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 /// How often a held socket sends a heartbeat (phoenix.js's interval).
@@ -387,36 +387,13 @@ impl Shared {
     /// ones into `progress`), their latency and the deliveries inside the window.
     async fn receive(&self, mut conn: Conn, senders: usize, progress: &AtomicU64, t: &mut Tally) {
         let target = self.cfg.target;
-        let cancelled = self.cancel.cancelled();
-        tokio::pin!(cancelled);
-        let mut heartbeat = heartbeat_interval();
+        let mut held = Held::new(&self.cancel, self.cfg.timeout);
         let mut last: Vec<Option<u64>> = vec![None; senders];
         let mut timeline: Option<Timeline> = None;
         let mut hist = (senders > 0).then(Box::<Histogram>::default);
-        loop {
-            // the socket first: while frames are ready, nothing else is polled (the
-            // senders stop before the run is cancelled, so cancellation is seen soon)
-            let msg = tokio::select! {
-                biased;
-                msg = conn.ws.next() => msg,
-                () = &mut cancelled => break,
-                _ = heartbeat.tick() => {
-                    if let Some(hb) = conn.proto.heartbeat() {
-                        if !send_within(&mut conn.ws, hb, self.cfg.timeout).await {
-                            t.send_errors += 1;
-                        }
-                    }
-                    continue;
-                }
-            };
-            let text = match msg {
-                Some(Ok(Message::Text(text))) => text,
-                Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                    t.disconnects += 1;
-                    break;
-                }
-                Some(Ok(_)) => continue,
-            };
+        // frames ready are read before anything else (the senders stop before the run is
+        // cancelled, so cancellation is seen soon)
+        while let Some(text) = held.next_text(&mut conn, t).await {
             let mut pong = false;
             match target.classify(text.as_str()) {
                 Incoming::Relay(body) => {
@@ -469,6 +446,82 @@ impl Shared {
         }
         if let Some(h) = hist {
             t.hist = Some(h);
+        }
+    }
+}
+
+/// A socket that sends heartbeats while it is held.
+pub(crate) trait Beating {
+    /// Its WebSocket.
+    fn ws(&mut self) -> &mut Ws;
+    /// Its next heartbeat frame, if its protocol has them.
+    fn heartbeat(&mut self) -> Option<String>;
+}
+
+impl Beating for Conn {
+    fn ws(&mut self) -> &mut Ws {
+        &mut self.ws
+    }
+    fn heartbeat(&mut self) -> Option<String> {
+        self.proto.heartbeat()
+    }
+}
+
+impl Beating for crate::live::ViewConn {
+    fn ws(&mut self) -> &mut Ws {
+        &mut self.ws
+    }
+    fn heartbeat(&mut self) -> Option<String> {
+        Some(crate::live::ViewConn::heartbeat(self))
+    }
+}
+
+/// A joined socket held until the run is cancelled, read one text frame at a time, with
+/// its heartbeats sent when they are due.
+pub(super) struct Held<'a> {
+    cancelled: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFuture<'a>>>,
+    heartbeat: tokio::time::Interval,
+    timeout: Duration,
+}
+
+impl<'a> Held<'a> {
+    pub(super) fn new(cancel: &'a CancellationToken, timeout: Duration) -> Held<'a> {
+        Held {
+            cancelled: Box::pin(cancel.cancelled()),
+            heartbeat: heartbeat_interval(),
+            timeout,
+        }
+    }
+
+    /// The next text frame of `conn` (frames ready come before anything else); `None`
+    /// once the run is cancelled or the socket ended (counted as a disconnect).
+    pub(super) async fn next_text(
+        &mut self,
+        conn: &mut impl Beating,
+        t: &mut Tally,
+    ) -> Option<Utf8Bytes> {
+        loop {
+            let msg = tokio::select! {
+                biased;
+                msg = conn.ws().next() => msg,
+                () = &mut self.cancelled => return None,
+                _ = self.heartbeat.tick() => {
+                    if let Some(hb) = conn.heartbeat() {
+                        if !send_within(conn.ws(), hb, self.timeout).await {
+                            t.send_errors += 1;
+                        }
+                    }
+                    continue;
+                }
+            };
+            match msg {
+                Some(Ok(Message::Text(text))) => return Some(text),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                    t.disconnects += 1;
+                    return None;
+                }
+                Some(Ok(_)) => {}
+            }
         }
     }
 }

@@ -24,7 +24,7 @@
 //! (`/bench/render-stats`) are in the line.
 
 use super::view::{open_files, open_view};
-use super::{Control, Shared, Tally, head, heartbeat_interval, reason_of};
+use super::{Control, Held, Shared, Tally, head, reason_of};
 
 #[path = "shared_writer.rs"]
 mod writer;
@@ -34,10 +34,9 @@ use crate::hist::Histogram;
 use crate::live::{self, Server, ViewConn};
 use crate::probe::CpuMark;
 use crate::report::{Report, round};
-use crate::target::{Conn, Incoming, Target, send_within};
+use crate::target::{Conn, Incoming, Target};
 use crate::viewbench::{BOARD_KEY, BOARD_PATH};
 use crate::wire;
-use futures_util::StreamExt;
 use serde_json::Value;
 use std::ops::Range;
 use std::sync::Arc;
@@ -45,7 +44,6 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 /// The most changes a run keeps (its book's size).
 const MAX_CHANGES: usize = 20_000_000;
@@ -513,31 +511,9 @@ fn window_of(sh: &Shared, cached: &mut Option<Range<u64>>) -> Range<u64> {
 
 /// A board view until cancelled: every diff pushed, by the sequence number it shows.
 async fn watch_view(sh: &Shared, mut conn: ViewConn, book: &Book, seen: &mut Seen, t: &mut Tally) {
-    let cancelled = sh.cancel.cancelled();
-    tokio::pin!(cancelled);
-    let mut heartbeat = heartbeat_interval();
+    let mut held = Held::new(&sh.cancel, sh.cfg.timeout);
     let mut window = None;
-    loop {
-        let msg = tokio::select! {
-            biased;
-            msg = conn.ws.next() => msg,
-            () = &mut cancelled => break,
-            _ = heartbeat.tick() => {
-                let hb = conn.heartbeat();
-                if !send_within(&mut conn.ws, hb, sh.cfg.timeout).await {
-                    t.send_errors += 1;
-                }
-                continue;
-            }
-        };
-        let text = match msg {
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                t.disconnects += 1;
-                break;
-            }
-            Some(Ok(_)) => continue,
-        };
+    while let Some(text) = held.next_text(&mut conn, t).await {
         let Some(h) = wire::head(text.as_str()) else {
             continue;
         };
@@ -560,32 +536,9 @@ async fn watch_view(sh: &Shared, mut conn: ViewConn, book: &Book, seen: &mut See
 /// A socket joined to the key until cancelled: every `state:patch` (and whole state), by
 /// the highest sequence number in it.
 async fn watch_socket(sh: &Shared, mut conn: Conn, book: &Book, seen: &mut Seen, t: &mut Tally) {
-    let cancelled = sh.cancel.cancelled();
-    tokio::pin!(cancelled);
-    let mut heartbeat = heartbeat_interval();
+    let mut held = Held::new(&sh.cancel, sh.cfg.timeout);
     let mut window = None;
-    loop {
-        let msg = tokio::select! {
-            biased;
-            msg = conn.ws.next() => msg,
-            () = &mut cancelled => break,
-            _ = heartbeat.tick() => {
-                if let Some(hb) = conn.proto.heartbeat() {
-                    if !send_within(&mut conn.ws, hb, sh.cfg.timeout).await {
-                        t.send_errors += 1;
-                    }
-                }
-                continue;
-            }
-        };
-        let text = match msg {
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                t.disconnects += 1;
-                break;
-            }
-            Some(Ok(_)) => continue,
-        };
+    while let Some(text) = held.next_text(&mut conn, t).await {
         let seq = match Target::Livestate.classify(text.as_str()) {
             Incoming::Relay(body) => patch_seq(body),
             Incoming::Resync => {

@@ -397,35 +397,12 @@ fn setup_done(
 
 /// Hold a joined view idle until cancelled: heartbeats, and count what ends it.
 async fn hold(sh: &super::Shared, mut conn: ViewConn, t: &mut Tally) {
-    let cancelled = sh.cancel.cancelled();
-    tokio::pin!(cancelled);
-    let mut heartbeat = super::heartbeat_interval();
-    loop {
-        let msg = tokio::select! {
-            biased;
-            msg = conn.ws.next() => msg,
-            () = &mut cancelled => break,
-            _ = heartbeat.tick() => {
-                let hb = conn.heartbeat();
-                if !send_within(&mut conn.ws, hb, sh.cfg.timeout).await {
-                    t.send_errors += 1;
-                }
-                continue;
+    let mut held = super::Held::new(&sh.cancel, sh.cfg.timeout);
+    while let Some(text) = held.next_text(&mut conn, t).await {
+        if let Some(h) = wire::head(text.as_str()) {
+            if matches!(h.event, "phx_error" | "phx_close") {
+                t.channel_errors += 1;
             }
-        };
-        match msg {
-            Some(Ok(Message::Text(text))) => {
-                if let Some(h) = wire::head(text.as_str()) {
-                    if matches!(h.event, "phx_error" | "phx_close") {
-                        t.channel_errors += 1;
-                    }
-                }
-            }
-            Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                t.disconnects += 1;
-                break;
-            }
-            Some(Ok(_)) => {}
         }
     }
 }
