@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `/thermostat` | a view: a number and `inc` / `dec` buttons |
 //! | `/rows` | a view: a caption above a keyed list of [`ROWS`] rows; `bump` (`phx-value-id`) adds 1 to one row's score |
-//! | `/board` | a view attached to the shared key [`BOARD_KEY`] (`doc:board`), showing only what it reads from `@shared`: the writer's last sequence number (`seq-N`) and its index |
+//! | `/board` | a view attached to the shared key [`BOARD_KEY`] (`doc:board`), showing only what it reads from `@shared`: the writer's last sequence number (`seq-N`), its index, and standings of 100 rows computed from N |
 //! | `/socket/websocket`, `counter:*` | a channel (phx-live-state) with the thermostat's number and the same `inc` / `dec` events |
 //! | `/socket/websocket`, `doc:*` | documents ([`DocChannel`], starting `{}`; the public may read and write, so the HTTP state API `/api/state/doc:...` writes too), coalesced when [`Options::coalesce`] says so; `doc:board` is the board's key |
 //! | `/bench/config` | the server's socket buffer sizes, as JSON, for the result lines |
@@ -207,7 +207,8 @@ pub const BOARD_PATH: &str = "/board";
 /// A board: what it shows comes from [`BOARD_KEY`] alone (through `@shared`), so every
 /// board view shows the same and, with the shared render on, a change of the key is
 /// rendered once for all of them. The writer of the benchmark puts
-/// `{"s": WRITER, "n": SEQ, "t": NS}` at `/m`; the board shows `seq-SEQ` and `writer-WRITER`.
+/// `{"s": WRITER, "n": SEQ, "t": NS}` at `/m`; the board shows `seq-SEQ`, `writer-WRITER`
+/// and standings of [`STANDINGS`] rows computed from SEQ.
 #[derive(Clone, Debug, Default)]
 pub struct Board;
 
@@ -237,9 +238,26 @@ impl LiveView for Board {
                 h1 { "Board" }
                 p class="seq" { (board_seq(&@shared)) }
                 p class="writer" { (board_writer(&@shared)) }
+                table class="standings" {
+                    @for (rank, score) in board_standings(&@shared) key (rank) {
+                        tr { td { (rank) } td { (score) } }
+                    }
+                }
             }
         }
     }
+}
+
+/// The rows of the board's standings.
+pub const STANDINGS: u64 = 100;
+
+/// The board's standings, a keyed list of [`STANDINGS`] rows computed from the last
+/// sequence number N: row `r` shows `N / (r + 1)`, so a change moves a few rows (row 0
+/// every time, row 1 every other time, …) as a scoreboard's would, and each render
+/// walks the whole list as a real one does.
+fn board_standings(shared: &Shared) -> Vec<(u64, u64)> {
+    let n = shared.state(BOARD_KEY)["m"]["n"].as_u64().unwrap_or(0);
+    (0..STANDINGS).map(|r| (r, n / (r + 1))).collect()
 }
 
 /// `seq-N`: the last sequence number written at `/m/n` of the board's key (`seq-none`
