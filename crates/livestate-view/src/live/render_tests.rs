@@ -452,3 +452,60 @@ async fn without_shared_renders_every_view_renders() {
     assert_eq!(OFF_RENDERS.load(Ordering::SeqCst) - before, 20);
     assert_eq!(views.render_stats(), super::RenderStats::default());
 }
+
+/// A coalescing key (a 50 ms window) changed 1,000 times in one second, on tokio's paused
+/// clock: each view gets about twenty diffs, in order, the last one showing the last value,
+/// each computed once for every view.
+#[tokio::test(start_paused = true)]
+async fn views_of_a_coalescing_key_get_one_diff_per_window() {
+    let open = Acl {
+        group: Permissions::ALL,
+        public: Permissions::ALL,
+    };
+    let views = Views::builder(SECRET).live("/", Board).build();
+    let hub = Hub::builder()
+        .channel(
+            "doc:*",
+            DocChannel::default()
+                .acl(open)
+                .coalesce(Duration::from_millis(50)),
+        )
+        .process("lv:*", views.process())
+        .build();
+    views.bind(&hub);
+    let api = hub.api();
+    api.put("doc:board", "", json!({"n": 0, "names": []}))
+        .await
+        .unwrap();
+    let page = page(&views, &hub, "/").await;
+    let mut tabs = Vec::new();
+    for _ in 0..3 {
+        tabs.push(Tab::join(&hub, "http://localhost/", &page).await);
+    }
+    let stats = views.render_stats();
+    for n in 1..=1000 {
+        api.put("doc:board", "/n", json!(n)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for tab in &mut tabs {
+        // the diffs, until the one showing the last value; each shows a later value
+        let mut shown = Vec::new();
+        while shown.last() != Some(&1000) {
+            let diff = tab.next().await;
+            assert_eq!(diff.event, "diff", "{diff:?}");
+            let n: u64 = diff.payload["0"].as_str().unwrap().parse().unwrap();
+            shown.push(n);
+        }
+        assert!(shown.windows(2).all(|w| w[0] < w[1]), "{shown:?}");
+        assert!(
+            (18..=22).contains(&shown.len()),
+            "{} diffs: {shown:?}",
+            shown.len()
+        );
+        assert!(tab.rx.try_recv().is_none(), "nothing after the last value");
+    }
+    let after = views.render_stats();
+    let computed = after.computed - stats.computed;
+    assert!((18..=22).contains(&computed), "{computed} renders");
+    assert_eq!(after.reused - stats.reused, 2 * computed);
+}
