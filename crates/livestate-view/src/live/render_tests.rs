@@ -25,29 +25,38 @@ fn counted(counter: &AtomicUsize, state: &Value) -> String {
     state["n"].to_string()
 }
 
+/// The part every test view shares: no events of its own, and a mount that attaches
+/// to `$key` when connected (and first sets `$field` from the URL's param of that name).
+macro_rules! attached {
+    ($key:literal $(, $field:ident)?) => {
+        type Event = Value;
+        type Info = ();
+
+        async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
+            Ok(())
+        }
+
+        async fn mount(
+            &mut self,
+            _params: &super::Params,
+            _: &super::Session,
+            socket: &mut Socket<Self>,
+        ) -> Result<(), ViewError> {
+            $(self.$field = text(_params, stringify!($field));)?
+            if socket.connected() {
+                socket.attach($key).await?;
+            }
+            Ok(())
+        }
+    };
+}
+
 /// A scoreboard: what it shows reads `@shared` alone.
 #[derive(Clone, Default)]
 struct Board;
 
 impl LiveView for Board {
-    type Event = Value;
-    type Info = ();
-
-    async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
-        Ok(())
-    }
-
-    async fn mount(
-        &mut self,
-        _: &super::Params,
-        _: &super::Session,
-        socket: &mut Socket<Self>,
-    ) -> Result<(), ViewError> {
-        if socket.connected() {
-            socket.attach("doc:board").await?;
-        }
-        Ok(())
-    }
+    attached!("doc:board");
 
     fn render(assigns: Assigns<'_, super::Live<Self>>) -> Rendered<'_> {
         html! {
@@ -74,24 +83,7 @@ fn names(shared: &super::Shared, key: &str) -> Vec<String> {
 struct Panicky;
 
 impl LiveView for Panicky {
-    type Event = Value;
-    type Info = ();
-
-    async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
-        Ok(())
-    }
-
-    async fn mount(
-        &mut self,
-        _: &super::Params,
-        _: &super::Session,
-        socket: &mut Socket<Self>,
-    ) -> Result<(), ViewError> {
-        if socket.connected() {
-            socket.attach("doc:panicky").await?;
-        }
-        Ok(())
-    }
+    attached!("doc:panicky");
 
     fn render(assigns: Assigns<'_, super::Live<Self>>) -> Rendered<'_> {
         html! { p { (fragile(@shared.state("doc:panicky"))) } }
@@ -113,25 +105,7 @@ struct Greeting {
 }
 
 impl LiveView for Greeting {
-    type Event = Value;
-    type Info = ();
-
-    async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
-        Ok(())
-    }
-
-    async fn mount(
-        &mut self,
-        params: &super::Params,
-        _: &super::Session,
-        socket: &mut Socket<Self>,
-    ) -> Result<(), ViewError> {
-        self.user = text(params, "user");
-        if socket.connected() {
-            socket.attach("doc:greet").await?;
-        }
-        Ok(())
-    }
+    attached!("doc:greet", user);
 
     fn render(assigns: Assigns<'_, super::Live<Self>>) -> Rendered<'_> {
         html! { p { (greet(&@user, @shared.state("doc:greet"))) } }
@@ -157,25 +131,7 @@ struct Room {
 }
 
 impl LiveView for Room {
-    type Event = Value;
-    type Info = ();
-
-    async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
-        Ok(())
-    }
-
-    async fn mount(
-        &mut self,
-        params: &super::Params,
-        _: &super::Session,
-        socket: &mut Socket<Self>,
-    ) -> Result<(), ViewError> {
-        self.room = text(params, "room");
-        if socket.connected() {
-            socket.attach("doc:rooms").await?;
-        }
-        Ok(())
-    }
+    attached!("doc:rooms", room);
 
     fn render_group(&self, group: &mut RenderGroup) {
         group.assign("room", &self.room);
@@ -191,24 +147,7 @@ impl LiveView for Room {
 struct Alone;
 
 impl LiveView for Alone {
-    type Event = Value;
-    type Info = ();
-
-    async fn handle_event(&mut self, _: Value, _: &mut Socket<Self>) -> Result<(), ViewError> {
-        Ok(())
-    }
-
-    async fn mount(
-        &mut self,
-        _: &super::Params,
-        _: &super::Session,
-        socket: &mut Socket<Self>,
-    ) -> Result<(), ViewError> {
-        if socket.connected() {
-            socket.attach("doc:alone").await?;
-        }
-        Ok(())
-    }
+    attached!("doc:alone");
 
     fn render(assigns: Assigns<'_, super::Live<Self>>) -> Rendered<'_> {
         html! { p { (counted(&OFF_RENDERS, @shared.state("doc:alone"))) } }
