@@ -1,5 +1,7 @@
 //! Tests of the shared-key scenarios (`shared.rs`).
 
+// the benchmark's server in this process with given options, on a free port
+use super::super::view::tests::server_with as server;
 use super::*;
 use crate::viewbench::Options;
 
@@ -79,23 +81,6 @@ fn staleness_is_from_each_write_to_the_first_message_that_has_it() {
     assert_eq!(c_book.take(), Some(1));
     assert_eq!(c_book.take(), None);
     assert_eq!(c_book.taken(), 2);
-}
-
-/// The benchmark's server in this process with `options`, on a free port; dropping the
-/// sender stops it.
-async fn server(options: Options) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(crate::viewbench::serve_with(
-        listener,
-        livestate_server::ServerConfig::default(),
-        options,
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    (format!("ws://{addr}"), stop)
 }
 
 fn short(scenario: Scenario, url: &str, clients: usize, rate: f64) -> Config {

@@ -651,4 +651,4 @@ async fn paced(
 
 #[cfg(test)]
 #[path = "view_tests.rs"]
-mod tests;
+pub(super) mod tests;

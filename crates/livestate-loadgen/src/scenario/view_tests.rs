@@ -20,12 +20,20 @@ fn reads_the_open_files_limit() {
 
 /// The benchmark's server in this process, on a free port; dropping the sender stops it.
 async fn server() -> (String, tokio::sync::oneshot::Sender<()>) {
+    server_with(crate::viewbench::Options::default()).await
+}
+
+/// [`server`] with `options` (the shared-key scenarios' tests use it too).
+pub(in crate::scenario) async fn server_with(
+    options: crate::viewbench::Options,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(crate::viewbench::serve(
+    tokio::spawn(crate::viewbench::serve_with(
         listener,
         livestate_server::ServerConfig::default(),
+        options,
         async {
             let _ = stopped.await;
         },
