@@ -196,7 +196,6 @@ impl<C: Channel> KeyAuthority<C> {
                 let clustered = self.role.cluster().is_some();
                 let lagging = self.subs.lagging() > 0;
                 let flush_at = self.batch.as_ref().and_then(coalesce::Batch::deadline);
-                let far = Instant::now() + Duration::from_secs(3600);
                 tokio::select! {
                     biased;
                     cmd = self.mailbox.recv() => match cmd {
@@ -216,7 +215,8 @@ impl<C: Channel> KeyAuthority<C> {
                         self.catch_up();
                         None
                     }
-                    () = tokio::time::sleep_until(flush_at.unwrap_or(far)), if flush_at.is_some() => {
+                    // lazy: a key without a window never makes this timer
+                    () = async { if let Some(at) = flush_at { tokio::time::sleep_until(at).await } }, if flush_at.is_some() => {
                         self.flush();
                         None
                     }
