@@ -48,8 +48,12 @@ impl Held {
         }
     }
 
-    /// A hash of what the client holds here: equal for equal content, shared or not.
+    /// A hash of what the client holds here: equal for equal content, shared or not (a
+    /// shared slot keeps the hash of what it shares).
     fn hash(&self) -> u64 {
+        if let Held::Shared(_, hash) = self {
+            return *hash;
+        }
         let mut h = DefaultHasher::new();
         self.hash_into(&mut h);
         h.finish()
@@ -70,14 +74,6 @@ impl Held {
                 }
             }
             Held::Shared(_, hash) => h.write_u64(*hash),
-        }
-    }
-
-    /// The hash as a shared slot gives it ([`Held::Shared`] hashes as its stored hash).
-    fn content_hash(&self) -> u64 {
-        match self {
-            Held::Shared(_, hash) => *hash,
-            held => held.hash(),
         }
     }
 }
@@ -163,7 +159,7 @@ impl Encoder {
         fingerprint.hash(&mut h);
         for &i in slots {
             i.hash(&mut h);
-            root.slots.get(i)?.content_hash().hash(&mut h);
+            root.slots.get(i)?.hash().hash(&mut h);
         }
         Some(h.finish())
     }
@@ -178,7 +174,7 @@ impl Encoder {
                     continue;
                 };
                 let held = std::mem::replace(slot, Held::Text(0));
-                let hash = held.content_hash();
+                let hash = held.hash();
                 let held = match held {
                     Held::Shared(arc, _) => arc,
                     owned => Arc::new(owned),
@@ -308,24 +304,21 @@ fn encode_slots(
     let mut now = Vec::with_capacity(slots.len());
     for (i, slot) in slots.into_iter().enumerate() {
         let before = held.next();
-        let before = match slot {
+        let Some(slot) = slot else {
             // unchanged: the client keeps it (a shared slot stays shared)
-            None => {
-                now.push(before.unwrap_or(Held::Text(0)));
-                continue;
-            }
-            Some(_) => before.map(Held::into_owned),
+            now.push(before.unwrap_or(Held::Text(0)));
+            continue;
         };
+        let before = before.map(Held::into_owned);
         match slot {
-            None => {}
-            Some(Slot::Text(text)) => {
+            Slot::Text(text) => {
                 let hash = crate::rendered::hash(&text);
                 if !matches!(before, Some(Held::Text(held)) if held == hash) {
                     out.insert(i.to_string(), Value::String(text));
                 }
                 now.push(Held::Text(hash));
             }
-            Some(Slot::Nested(rendered)) => {
+            Slot::Nested(rendered) => {
                 let before = match before {
                     Some(Held::Nested(tree)) => Some(tree),
                     _ => None,
@@ -336,7 +329,7 @@ fn encode_slots(
                 }
                 now.push(Held::Nested(tree));
             }
-            Some(Slot::List(list)) => {
+            Slot::List(list) => {
                 let before = match before {
                     Some(Held::List(tree)) => Some(tree),
                     _ => None,

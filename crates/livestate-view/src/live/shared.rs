@@ -531,13 +531,13 @@ impl Links {
                         })
                         .fold(0, |h, m| h ^ m);
                     known.presence = presence;
-                    changes.push(presence_change(key, link));
+                    changes.push(presence_change(key));
                 }
             }
             event::PRESENCE_DIFF => {
                 let known = shared.entry(&key);
                 known.presence_hash ^= merge_presence(&mut known.presence, &message.payload);
-                changes.push(presence_change(key, link));
+                changes.push(presence_change(key));
             }
             event::PHX_ERROR | event::PHX_CLOSE | event::ERROR => {
                 // the key's authority went away: the copy may be behind until the view
@@ -552,8 +552,7 @@ impl Links {
 }
 
 /// A presence change, as a change of `/presence` (presence is not in the key's state).
-fn presence_change(key: String, link: &Link) -> SharedChange {
-    let _ = link;
+fn presence_change(key: String) -> SharedChange {
     SharedChange {
         key,
         kind: ChangeKind::Updated,
