@@ -98,14 +98,8 @@ pub(super) async fn run(cfg: &Config) -> Report {
     r.set("rate", cfg.rate);
     r.set("duration_s", cfg.duration.as_secs_f64());
     r.set("warmup_s", cfg.warmup.as_secs_f64());
-    let setup = Tally {
-        joined: recv.joined + send_t.joined,
-        connect_failures: recv.connect_failures + send_t.connect_failures,
-        join_errors: recv.join_errors + send_t.join_errors,
-        setup_timeouts: recv.setup_timeouts + send_t.setup_timeouts,
-        ..Tally::default()
-    };
-    setup.report_setup(&mut r);
+    let counts = Tally::counts_of(&recv, &send_t);
+    counts.report_setup(&mut r);
     r.set("receivers_joined", recv.joined);
     r.set("senders_joined", send_t.joined);
     let sent_total = send_t.sent;
@@ -150,14 +144,7 @@ pub(super) async fn run(cfg: &Config) -> Report {
         "latency_samples",
         recv.hist.as_ref().map_or(0, |h| h.count()),
     );
-    let trouble = Tally {
-        disconnects: recv.disconnects + send_t.disconnects,
-        error_replies: recv.error_replies + send_t.error_replies,
-        channel_errors: recv.channel_errors + send_t.channel_errors,
-        send_errors: recv.send_errors + send_t.send_errors,
-        ..Tally::default()
-    };
-    trouble.report_trouble(&mut r);
+    counts.report_trouble(&mut r);
     let (server_cpu, loadgen_cpu) = cpu.unwrap_or((None, None));
     r.set("server_cpu", server_cpu.map(|c| round(c, 2)));
     r.set("loadgen_cpu", loadgen_cpu.map(|c| round(c, 2)));

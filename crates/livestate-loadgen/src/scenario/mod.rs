@@ -198,6 +198,22 @@ impl Tally {
         r.set("setup_timeouts", self.setup_timeouts);
     }
 
+    /// The setup and trouble counts of `a` and `b` together (two kinds of socket of one
+    /// run), for [`Tally::report_setup`] and [`Tally::report_trouble`].
+    fn counts_of(a: &Tally, b: &Tally) -> Tally {
+        Tally {
+            joined: a.joined + b.joined,
+            connect_failures: a.connect_failures + b.connect_failures,
+            join_errors: a.join_errors + b.join_errors,
+            setup_timeouts: a.setup_timeouts + b.setup_timeouts,
+            disconnects: a.disconnects + b.disconnects,
+            error_replies: a.error_replies + b.error_replies,
+            channel_errors: a.channel_errors + b.channel_errors,
+            send_errors: a.send_errors + b.send_errors,
+            ..Tally::default()
+        }
+    }
+
     /// The counts of trouble after setup, into the report.
     fn report_trouble(&self, r: &mut Report) {
         r.set("disconnects", self.disconnects);

@@ -380,14 +380,8 @@ pub(super) async fn run(cfg: &Config) -> Report {
         }
     }
     let secs = cfg.duration.as_secs_f64().max(1e-9);
-    let setup = Tally {
-        joined: subs.joined + writes.joined,
-        connect_failures: subs.connect_failures + writes.connect_failures,
-        join_errors: subs.join_errors + writes.join_errors,
-        setup_timeouts: subs.setup_timeouts + writes.setup_timeouts,
-        ..Tally::default()
-    };
-    setup.report_setup(&mut r);
+    let counts = Tally::counts_of(&subs, &writes);
+    counts.report_setup(&mut r);
     r.set("subscribers_joined", subscribers);
     r.set("writers_joined", writes.joined);
     r.set("writes", writes.sent);
@@ -448,14 +442,7 @@ pub(super) async fn run(cfg: &Config) -> Report {
     );
     r.set("render_computed", renders.map(|(c, _)| c));
     r.set("render_reused", renders.map(|(_, u)| u));
-    let trouble = Tally {
-        disconnects: subs.disconnects + writes.disconnects,
-        error_replies: subs.error_replies + writes.error_replies,
-        channel_errors: subs.channel_errors + writes.channel_errors,
-        send_errors: subs.send_errors + writes.send_errors,
-        ..Tally::default()
-    };
-    trouble.report_trouble(&mut r);
+    counts.report_trouble(&mut r);
     let (server_cpu, loadgen_cpu) = cpu.unwrap_or((None, None));
     r.set("server_cpu", server_cpu.map(|c| round(c, 2)));
     r.set("loadgen_cpu", loadgen_cpu.map(|c| round(c, 2)));
